@@ -1,0 +1,59 @@
+// The contract of one math part. Each entropy, similarity, post-transform and mask is one small
+// module that states its math next to its float64 reference (and, for the GPU path, its WGSL
+// lowering), registered in ./registry.ts. The interpreter and the compiler only look parts up there.
+import type { Entropy, Mask, Post, Similarity } from "../ir.ts";
+
+/** Row-major matrix of float64: rows x cols. */
+export interface Mat {
+  rows: number;
+  cols: number;
+  data: Float64Array;
+}
+
+export interface EntropyPart<E extends Entropy = Entropy> {
+  kind: E["kind"];
+  /** The forward map in one line of math, for `explain` and the generated WGSL header. */
+  math: string;
+  /** ŷ(θ + c) = ŷ(θ): the max may be subtracted first. */
+  shiftInvariant: boolean;
+  /** Weights are exactly zero off a support (thresholded maps). */
+  sparse: boolean;
+  /**
+   * float64 reference normalizer. `scores` already include beta; entries that a mask removed are
+   * -Infinity and must get weight exactly 0 (they do not count in N either). Returns new weights.
+   */
+  reference(scores: Float64Array, spec: E): Float64Array;
+  /**
+   * The conjugate Ω*(θ) = max_p <θ,p> − Ω(p), evaluated at p = reference(θ). Used by the energy
+   * E(q) = −β⁻¹ Ω*(β s(X,q)) + Ψ(q). Masked (-Infinity) entries are skipped.
+   */
+  conjugate(scores: Float64Array, weights: Float64Array, spec: E): number;
+}
+
+export interface PostPart<P extends Post = Post> {
+  kind: P["kind"];
+  math: string;
+  /** Memories and queries are post-transformed before the first step (MATH.md 2.2). */
+  transformsInputs: boolean;
+  /** ŷ_Ψ(z) in float64; `beta` is only used by tanh. Returns a new vector. */
+  reference(z: Float64Array, spec: P, beta: number): Float64Array;
+  /** Ψ(q), the convex energy term (½‖q‖² for identity; 0 on the constraint set of l2/layernorm). */
+  energy(q: Float64Array, spec: P, beta: number): number;
+}
+
+export interface SimilarityPart<S extends Similarity = Similarity> {
+  kind: S["kind"];
+  math: string;
+  /** s(x_i, q) for every memory row i, written into `out` (length X.rows). */
+  reference(X: Mat, q: Float64Array, spec: S, out: Float64Array): void;
+}
+
+export interface MaskPart<K extends Mask = Mask> {
+  kind: K["kind"];
+  math: string;
+  /**
+   * Removes memories in place: sets the scores of masked memories to -Infinity. `query` is the
+   * index of the query in its batch (the random mask is a hash of seed, query and memory index).
+   */
+  reference(scores: Float64Array, spec: K, query: number): void;
+}
