@@ -19,7 +19,11 @@ export type Diagnostic = z.infer<typeof Diagnostic>;
 /** A failure of the input (exit code 1) carrying one or more diagnostics. */
 export class HopError extends Error {
   constructor(readonly diagnostics: Diagnostic[]) {
-    super(diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message}`).join("\n"));
+    super(
+      diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message}`).join(
+        "\n",
+      ),
+    );
     this.name = "HopError";
   }
 }

@@ -139,8 +139,6 @@ export function sparseEntropy(e: Entropy): boolean {
 
 /** Short human name of a part, as written in the language (`tsallis(alpha = 1.5)`). */
 export function describe(part: { kind: string } & Record<string, unknown>): string {
-  const args = Object.entries(part).filter(([k]) => k !== "kind").map(([k, v]) =>
-    `${k} = ${v}`
-  );
+  const args = Object.entries(part).filter(([k]) => k !== "kind").map(([k, v]) => `${k} = ${v}`);
   return args.length ? `${part.kind}(${args.join(", ")})` : part.kind;
 }

@@ -1,0 +1,138 @@
+// Command-line parsing for `hopc`. Wrong usage throws UsageError (exit code 2).
+
+export class UsageError extends Error {}
+
+export const COMMANDS = ["check", "explain", "retrieve", "help"] as const;
+export const EMITS = ["ast", "ir"] as const;
+
+export interface ParsedArgs {
+  command: (typeof COMMANDS)[number];
+  file: string;
+  model?: string;
+  sets: Record<string, number>;
+  json: boolean;
+  emit?: (typeof EMITS)[number];
+  memories?: string;
+  queries?: string;
+  output?: string;
+  weights?: string;
+  trace?: string;
+  device?: "gpu" | "cpu";
+}
+
+/** Options each command accepts, with whether they take a value. */
+const OPTIONS: Record<string, { value: boolean; commands: readonly string[] }> = {
+  "--model": { value: true, commands: ["explain", "retrieve"] },
+  "--set": { value: true, commands: ["check", "explain", "retrieve"] },
+  "--json": { value: false, commands: ["check", "explain", "retrieve"] },
+  "--emit": { value: true, commands: ["explain"] },
+  "--memories": { value: true, commands: ["retrieve"] },
+  "--queries": { value: true, commands: ["retrieve"] },
+  "-o": { value: true, commands: ["retrieve"] },
+  "--weights": { value: true, commands: ["retrieve"] },
+  "--trace": { value: true, commands: ["retrieve"] },
+  "--device": { value: true, commands: ["retrieve"] },
+};
+
+export function parseArgs(argv: string[]): ParsedArgs {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    return { command: "help", file: "", sets: {}, json: false };
+  }
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    throw new UsageError(`unknown command \`${command}\` (commands: ${COMMANDS.join(", ")})`);
+  }
+  const out: ParsedArgs = {
+    command: command as ParsedArgs["command"],
+    file: "",
+    sets: {},
+    json: false,
+  };
+  const files: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    let arg = rest[i];
+    let inline: string | undefined;
+    const eq = arg.indexOf("=");
+    if (arg.startsWith("--") && eq > 0) {
+      inline = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    if (!arg.startsWith("-")) {
+      files.push(arg);
+      continue;
+    }
+    const spec = OPTIONS[arg];
+    if (!spec) throw new UsageError(`unknown option \`${arg}\``);
+    if (!spec.commands.includes(command)) {
+      throw new UsageError(`option \`${arg}\` does not apply to \`hopc ${command}\``);
+    }
+    let value: string | undefined;
+    if (spec.value) {
+      value = inline ?? rest[++i];
+      if (value === undefined) throw new UsageError(`option \`${arg}\` needs a value`);
+    }
+    switch (arg) {
+      case "--model":
+        out.model = value;
+        break;
+      case "--set": {
+        const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(value!);
+        const num = m ? Number(m[2]) : NaN;
+        if (!m || !Number.isFinite(num)) {
+          throw new UsageError(`--set wants NAME=NUMBER, got \`${value}\``);
+        }
+        out.sets[m[1]] = num;
+        break;
+      }
+      case "--json":
+        out.json = true;
+        break;
+      case "--emit":
+        if (!(EMITS as readonly string[]).includes(value!)) {
+          throw new UsageError(`--emit wants one of ${EMITS.join(", ")}, got \`${value}\``);
+        }
+        out.emit = value as ParsedArgs["emit"];
+        break;
+      case "--memories":
+        out.memories = value;
+        break;
+      case "--queries":
+        out.queries = value;
+        break;
+      case "-o":
+        out.output = value;
+        break;
+      case "--weights":
+        out.weights = value;
+        break;
+      case "--trace":
+        out.trace = value;
+        break;
+      case "--device":
+        if (value !== "gpu" && value !== "cpu") {
+          throw new UsageError(`--device wants gpu or cpu, got \`${value}\``);
+        }
+        out.device = value;
+        break;
+    }
+  }
+  if (files.length !== 1) {
+    throw new UsageError(
+      files.length === 0
+        ? `\`hopc ${command}\` needs a .hop file`
+        : `\`hopc ${command}\` takes one .hop file, got ${files.length}`,
+    );
+  }
+  out.file = files[0];
+  if (command === "retrieve") {
+    for (
+      const [flag, v] of [["--memories", out.memories], ["--queries", out.queries], [
+        "-o",
+        out.output,
+      ]] as const
+    ) {
+      if (v === undefined) throw new UsageError(`\`hopc retrieve\` needs ${flag}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,35 @@
+// layernorm(eps): LayerNorm without affine parameters (MATH.md §2.3; torch.nn.LayerNorm with
+// elementwise_affine=False, as the HFYN update uses it).
+//
+//   forward    q⁺ = (z − mean z) / sqrt(mean((z − mean z)²) + eps)   (biased variance)
+//              so mean q⁺ = 0 and ‖q⁺‖² = D·var/(var + eps)
+//   energy     Ψ(q) = 0: q lies on {1ᵀq = 0, ‖q‖ ≤ r ρ} by construction (indicator's value there)
+//   inputs     memories and queries are transformed first (MATH.md §2.2)
+import type { Post } from "../../ir.ts";
+import type { PostPart } from "../types.ts";
+
+type LayerNorm = Extract<Post, { kind: "layernorm" }>;
+
+export const layernorm: PostPart<LayerNorm> = {
+  kind: "layernorm",
+  math: "q = (z − mean z) / sqrt(mean((z − mean z)²) + eps)  (Ψ = indicator of the LN set)",
+  transformsInputs: true,
+  reference: (z, spec) => {
+    const d = z.length;
+    const out = new Float64Array(d);
+    if (d === 0) return out;
+    let mean = 0;
+    for (const v of z) mean += v;
+    mean /= d;
+    // Two passes: centre first, then the variance of the centred values (no E[z²] − mean²).
+    let v2 = 0;
+    for (let i = 0; i < d; i++) {
+      out[i] = z[i] - mean;
+      v2 += out[i] * out[i];
+    }
+    const c = 1 / Math.sqrt(v2 / d + spec.eps);
+    for (let i = 0; i < d; i++) out[i] *= c;
+    return out;
+  },
+  energy: () => 0,
+};

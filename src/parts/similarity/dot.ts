@@ -1,0 +1,19 @@
+// dot similarity: s(x_i, q) = x_iᵀq (MATH.md §0; the Hopfield/attention score).
+import type { Similarity } from "../../ir.ts";
+import type { SimilarityPart } from "../types.ts";
+
+type Dot = Extract<Similarity, { kind: "dot" }>;
+
+export const dot: SimilarityPart<Dot> = {
+  kind: "dot",
+  math: "s_i = x_iᵀq",
+  reference: (X, q, _spec, out) => {
+    const D = X.cols;
+    for (let i = 0; i < X.rows; i++) {
+      let s = 0;
+      const o = i * D;
+      for (let j = 0; j < D; j++) s += X.data[o + j] * q[j];
+      out[i] = s;
+    }
+  },
+};

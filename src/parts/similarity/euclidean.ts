@@ -1,0 +1,25 @@
+// euclidean similarity: s(x_i, q) = −½‖x_i − q‖² (LANGUAGE.md §2; MATH.md §0).
+// Equals x_iᵀq − ½‖x_i‖² − ½‖q‖²: a dot product plus a per-memory bias and a per-query constant,
+// which the shift-invariant normalizers ignore (the GPU can use that; here we use the direct
+// difference form, which is the more accurate one in float64).
+import type { Similarity } from "../../ir.ts";
+import type { SimilarityPart } from "../types.ts";
+
+type Euclidean = Extract<Similarity, { kind: "euclidean" }>;
+
+export const euclidean: SimilarityPart<Euclidean> = {
+  kind: "euclidean",
+  math: "s_i = −½‖x_i − q‖²",
+  reference: (X, q, _spec, out) => {
+    const D = X.cols;
+    for (let i = 0; i < X.rows; i++) {
+      let s = 0;
+      const o = i * D;
+      for (let j = 0; j < D; j++) {
+        const d = X.data[o + j] - q[j];
+        s += d * d;
+      }
+      out[i] = -s / 2;
+    }
+  },
+};

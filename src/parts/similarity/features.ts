@@ -1,0 +1,271 @@
+// features(map, count, seed): linear / random-feature retrieval (MATH.md §5.2; NPH's
+// LinearHopfieldCore and FastAttention). It replaces "scores + normalizer" by a kernel-normalized
+// update, so there is no per-memory score and the entropy is always shannon:
+//
+//   q⁺ = Σ_i φ(q)ᵀφ(x_i) x_i / (Σ_i φ(q)ᵀφ(x_i) + 1e-6) = KVᵀφ(q) / (ksumᵀφ(q) + 1e-6)
+//        with KV = Σ_i φ(x_i) x_iᵀ (F×D) and ksum = Σ_i φ(x_i) (F), both computed once.
+//
+// Feature maps, with x̃ = sqrt(β)·x (in place of the code's D^{-1/4}·x, so that β is the inverse
+// temperature of the kernel: for `positive`, E_W[φ(x)ᵀφ(q)] = exp(β xᵀq), the softmax kernel):
+//   positive  φ(x) = F^{-1/2} exp(W x̃ − ‖x̃‖²/2)   (positive random features, Performer's PRF;
+//             the code's "+1e-4" inside is dropped: it biases the kernel estimate)
+//   relu      φ(x) = ReLU(W x̃) + 1e-3             (FAVOR with the relu kernel, as the code)
+//   elu       φ(x) = elu(x̃) + 1, F = D, no W       (linear attention, as the code)
+// W (F×D) is Gaussian-orthogonal: blocks of D rows, each block the Gram–Schmidt orthonormalization
+// of a Gaussian D×D matrix, each row then scaled by the norm of an independent Gaussian D-vector
+// (a χ_D draw), so every row is marginally N(0, I_D) and the rows of a block are orthogonal.
+// Draws come from the counter RNG (../rng.ts): row r's direction entry j is gaussian(seed, 2r, j),
+// its norm vector entry j is gaussian(seed, 2r + 1, j).
+//
+// Stabilization (positive map only; relu and elu need none), exact in real arithmetic:
+// write φ(x) = F^{-1/2} exp(a(x)) with a(x) = W x̃ − ‖x̃‖²/2. The keys use one global shift
+// c_k = max over all keys and features of a, the query a per-query shift c_q = max_f a(q)_f:
+// φ̂(x_i) = φ(x_i)e^{−c_k}, φ̂(q) = φ(q)e^{−c_q}. Then φ(q)ᵀφ(x_i) = e^{c_k+c_q} φ̂(q)ᵀφ̂(x_i), and
+//   q⁺ = KV̂ᵀφ̂(q) / (k̂sumᵀφ̂(q) + 1e-6·e^{−(c_k+c_q)}),
+// i.e. the 1e-6 is rescaled with the features, so the result is the unstabilized formula exactly
+// (a plain per-vector max subtraction with an unscaled 1e-6 would change the math). A per-KEY
+// shift would not cancel at all (it reweights memories), which is why keys share one c_k; it is
+// kept current while streaming over the keys by rescaling the running sums (online max).
+import type { Similarity } from "../../ir.ts";
+import type { Mat, SimilarityPart } from "../types.ts";
+import { gaussian } from "../rng.ts";
+
+type Features = Extract<Similarity, { kind: "features" }>;
+
+/** The ε in the denominator of the kernel update (as in NPH's code). */
+export const KERNEL_EPS = 1e-6;
+/** Additive floor of the relu map (as in NPH's code). */
+export const RELU_FLOOR = 1e-3;
+
+/** F, the number of features: spec.count for positive and relu, D for elu. */
+export function featureCount(spec: Features, D: number): number {
+  return spec.map === "elu" ? D : spec.count;
+}
+
+/**
+ * The Gaussian-orthogonal random matrix W (F×D) of the positive and relu maps (null for elu).
+ * Deterministic in (seed, F, D); rows of one block of D are orthogonal, row norms are χ_D draws.
+ */
+export function featureMatrix(spec: Features, D: number): Mat | null {
+  if (spec.map === "elu") return null;
+  const F = spec.count;
+  const data = new Float64Array(F * D);
+  const v = new Float64Array(D);
+  for (let r = 0; r < F; r++) {
+    const blockStart = r - (r % D);
+    for (let j = 0; j < D; j++) v[j] = gaussian(spec.seed, 2 * r, j);
+    // Modified Gram–Schmidt against the earlier (unit) rows of this block, done twice
+    // ("twice is enough") so the rows are orthogonal to float64 precision.
+    for (let pass = 0; pass < 2; pass++) {
+      for (let k = blockStart; k < r; k++) {
+        const o = k * D;
+        let d = 0;
+        for (let j = 0; j < D; j++) d += v[j] * data[o + j];
+        for (let j = 0; j < D; j++) v[j] -= d * data[o + j];
+      }
+    }
+    let nv = 0;
+    for (let j = 0; j < D; j++) nv += v[j] * v[j];
+    nv = Math.sqrt(nv);
+    const o = r * D;
+    for (let j = 0; j < D; j++) data[o + j] = nv > 0 ? v[j] / nv : 0;
+  }
+  // Scale each unit row by an independent χ_D draw, after the whole orthonormalization (the
+  // projections above use the unit rows).
+  for (let r = 0; r < F; r++) {
+    let c = 0;
+    for (let j = 0; j < D; j++) {
+      const g = gaussian(spec.seed, 2 * r + 1, j);
+      c += g * g;
+    }
+    c = Math.sqrt(c);
+    const o = r * D;
+    for (let j = 0; j < D; j++) data[o + j] *= c;
+  }
+  return { rows: F, cols: D, data };
+}
+
+/** Features of v with an optional max shift: φ(v)·e^{−shift}, and the shift used. */
+function features(
+  v: Float64Array,
+  spec: Features,
+  W: Mat | null,
+  beta: number,
+  shiftToMax: boolean,
+): { f: Float64Array; shift: number } {
+  const sb = Math.sqrt(beta);
+  const D = v.length;
+  if (spec.map === "elu") {
+    const f = new Float64Array(D);
+    for (let j = 0; j < D; j++) {
+      const t = sb * v[j];
+      f[j] = t > 0 ? t + 1 : Math.exp(t); // elu(t) + 1
+    }
+    return { f, shift: 0 };
+  }
+  if (!W || W.cols !== D) throw new Error("features: W must be F×D for the positive/relu maps");
+  const F = W.rows;
+  const f = new Float64Array(F);
+  for (let r = 0; r < F; r++) {
+    let s = 0;
+    const o = r * D;
+    for (let j = 0; j < D; j++) s += W.data[o + j] * v[j];
+    f[r] = sb * s; // (W x̃)_r
+  }
+  if (spec.map === "relu") {
+    for (let r = 0; r < F; r++) f[r] = Math.max(f[r], 0) + RELU_FLOOR;
+    return { f, shift: 0 };
+  }
+  let xx = 0;
+  for (let j = 0; j < D; j++) xx += v[j] * v[j];
+  const half = (beta * xx) / 2; // ‖x̃‖²/2
+  let shift = 0;
+  if (shiftToMax) {
+    shift = -Infinity;
+    for (let r = 0; r < F; r++) if (f[r] - half > shift) shift = f[r] - half;
+  }
+  const c = 1 / Math.sqrt(F);
+  for (let r = 0; r < F; r++) f[r] = c * Math.exp(f[r] - half - shift);
+  return { f, shift };
+}
+
+/**
+ * The feature map φ (see the header). Keys (isQuery = false): φ(x) exactly. Queries
+ * (isQuery = true): for the positive map, φ(q)·e^{−c_q} with c_q = max_f (W q̃ − ‖q̃‖²/2)_f, the
+ * per-query factor that kernelStep compensates exactly; relu and elu are returned exactly.
+ */
+export function phi(
+  v: Float64Array,
+  spec: Features,
+  W: Mat | null,
+  beta: number,
+  isQuery: boolean,
+): Float64Array {
+  return features(v, spec, W, beta, isQuery).f;
+}
+
+/** Precomputed state of the kernel update: KV = Σ φ̂(x_i) x_iᵀ, ksum = Σ φ̂(x_i), φ̂ = φ e^{−c_k}. */
+export interface KernelState {
+  W: Mat | null;
+  /** F×D. */
+  KV: Mat;
+  /** F. */
+  ksum: Float64Array;
+  /** c_k: the keys' features are stored divided by e^{c_k} (0 for relu and elu). */
+  keyShift: number;
+}
+
+/** Streams over the memories once, keeping a running global max shift (rescaling the sums). */
+export function buildKernelState(X: Mat, spec: Features, beta: number): KernelState {
+  const D = X.cols;
+  const W = featureMatrix(spec, D);
+  const F = featureCount(spec, D);
+  const KV = new Float64Array(F * D);
+  const ksum = new Float64Array(F);
+  const shifted = spec.map === "positive";
+  let keyShift = shifted ? -Infinity : 0;
+  for (let i = 0; i < X.rows; i++) {
+    const x = X.data.subarray(i * D, (i + 1) * D);
+    const { f, shift } = features(x, spec, W, beta, shifted);
+    let scale = 1; // multiplies this key's features, e^{shift − c_k}
+    if (shifted) {
+      if (shift > keyShift) {
+        // New global max: rescale what was accumulated so far by e^{c_old − c_new}.
+        const r = keyShift === -Infinity ? 0 : Math.exp(keyShift - shift);
+        for (let k = 0; k < KV.length; k++) KV[k] *= r;
+        for (let k = 0; k < F; k++) ksum[k] *= r;
+        keyShift = shift;
+      } else scale = Math.exp(shift - keyShift);
+    }
+    for (let r = 0; r < F; r++) {
+      const fr = f[r] * scale;
+      ksum[r] += fr;
+      const o = r * D;
+      for (let j = 0; j < D; j++) KV[o + j] += fr * x[j];
+    }
+  }
+  if (keyShift === -Infinity) keyShift = 0; // no memories
+  return { W, KV: { rows: F, cols: D, data: KV }, ksum, keyShift };
+}
+
+/** The query's stabilized features and the rescaled ε of the denominator. */
+function queryFeatures(state: KernelState, q: Float64Array, spec: Features, beta: number) {
+  const { f, shift } = features(q, spec, state.W, beta, spec.map === "positive");
+  // 1e-6 · e^{−(c_k + c_q)}: computed in log space; overflow to +∞ gives q⁺ = 0, the limit.
+  const eps = Math.exp(Math.log(KERNEL_EPS) - state.keyShift - shift);
+  return { f, eps };
+}
+
+/** One kernel-normalized update q⁺ = KVᵀφ(q) / (ksumᵀφ(q) + 1e-6) (exact under stabilization). */
+export function kernelStep(
+  state: KernelState,
+  q: Float64Array,
+  spec: Features,
+  beta: number,
+): Float64Array {
+  const { f, eps } = queryFeatures(state, q, spec, beta);
+  const { rows: F, cols: D, data: KV } = state.KV;
+  const num = new Float64Array(D);
+  let den = eps;
+  for (let r = 0; r < F; r++) {
+    const fr = f[r];
+    den += state.ksum[r] * fr;
+    const o = r * D;
+    for (let j = 0; j < D; j++) num[j] += KV[o + j] * fr;
+  }
+  for (let j = 0; j < D; j++) num[j] /= den;
+  return num;
+}
+
+/**
+ * The implied weight of each memory, w_i = φ(q)ᵀφ(x_i) / (Σ_j φ(q)ᵀφ(x_j) + 1e-6), so that
+ * kernelStep(q) = Σ_i w_i x_i (for `--weights` and traces). Σ w_i < 1 because of the ε.
+ */
+export function kernelWeights(
+  state: KernelState,
+  X: Mat,
+  q: Float64Array,
+  spec: Features,
+  beta: number,
+): Float64Array {
+  const { f, eps } = queryFeatures(state, q, spec, beta);
+  const D = X.cols;
+  const w = new Float64Array(X.rows);
+  let den = eps;
+  for (let r = 0; r < f.length; r++) den += state.ksum[r] * f[r];
+  const shifted = spec.map === "positive";
+  for (let i = 0; i < X.rows; i++) {
+    const x = X.data.subarray(i * D, (i + 1) * D);
+    const fx = features(x, spec, state.W, beta, shifted);
+    const scale = shifted ? Math.exp(fx.shift - state.keyShift) : 1; // φ̂(x_i) = φ(x_i)e^{−c_k}
+    let s = 0;
+    for (let r = 0; r < f.length; r++) s += fx.f[r] * f[r];
+    w[i] = (s * scale) / den;
+  }
+  return w;
+}
+
+/** The part: it has no per-memory score, so `reference` refuses (use kernelStep instead). */
+export const featuresPart: SimilarityPart<Features> & {
+  featureCount: typeof featureCount;
+  featureMatrix: typeof featureMatrix;
+  phi: typeof phi;
+  buildKernelState: typeof buildKernelState;
+  kernelStep: typeof kernelStep;
+  kernelWeights: typeof kernelWeights;
+} = {
+  kind: "features",
+  math: "q = Σ_i φ(q)ᵀφ(x_i) x_i / (Σ_i φ(q)ᵀφ(x_i) + 1e-6),  E[φ(x)ᵀφ(q)] = exp(β xᵀq) (positive)",
+  reference: () => {
+    throw new Error(
+      "features similarity has no per-memory score: it replaces scores + normalizer; " +
+        "use buildKernelState and kernelStep (src/parts/similarity/features.ts)",
+    );
+  },
+  featureCount,
+  featureMatrix,
+  phi,
+  buildKernelState,
+  kernelStep,
+  kernelWeights,
+};

@@ -1,0 +1,20 @@
+// manhattan similarity: s(x_i, q) = −Σ_j |x_ij − q_j| (LANGUAGE.md §2; MATH.md §6). Negative, so
+// the nearest memory scores highest (U-Hop's baseline fed the distance in positively: a quirk).
+import type { Similarity } from "../../ir.ts";
+import type { SimilarityPart } from "../types.ts";
+
+type Manhattan = Extract<Similarity, { kind: "manhattan" }>;
+
+export const manhattan: SimilarityPart<Manhattan> = {
+  kind: "manhattan",
+  math: "s_i = −Σ_j |x_ij − q_j|",
+  reference: (X, q, _spec, out) => {
+    const D = X.cols;
+    for (let i = 0; i < X.rows; i++) {
+      let s = 0;
+      const o = i * D;
+      for (let j = 0; j < D; j++) s += Math.abs(X.data[o + j] - q[j]);
+      out[i] = -s;
+    }
+  },
+};

@@ -1,0 +1,330 @@
+// The float64 reference interpreter: evaluates a checked model IR on the CPU, exactly as
+// LANGUAGE.md section 2 and MATH.md state it. It is deliberately plain (no tiling, no fusion):
+// every GPU path is tested against it.
+//
+// One run, per query independently (MATH.md 0.1):
+//   q <- post(q) and X <- post(rows of X)        when the post-transform says so (MATH.md 2.2)
+//   repeat: scores  = beta * similarity(X, q)     (masked memories -> -Infinity)
+//           weights = normalizer of the entropy (scores)
+//           q       = post(X^T weights)
+// Continuous memory replaces X by fitted coefficients and the normalizer by a density over t;
+// `features` similarity replaces scores and normalizer by the kernel-normalized update.
+import type { Model } from "../ir.ts";
+import type { Mat } from "../parts/types.ts";
+import { entropyPart, maskPart, postPart, similarityPart } from "../parts/registry.ts";
+import { buildKernelState, kernelStep } from "../parts/similarity/features.ts";
+import {
+  type ContinuousMemory,
+  densityAtPoints,
+  fitCoefficients,
+  sampledBasis,
+  trapezoidRule,
+  usesPooledForm,
+} from "./continuous.ts";
+
+/** What one step did to each query, for `--trace`. */
+export interface StepTrace {
+  /** 0 is the initial state (after the input post-transform), then one entry per step. */
+  step: number;
+  /** Energy of each query's state after this step; null where the model has no energy. */
+  energy: (number | null)[];
+  /** L2 distance moved by each query's state in this step (0 for a query that had stopped). */
+  change: number[];
+  /** Number of non-zero weights of each query in this step. */
+  support: number[];
+  /** Queries still iterating after this step. */
+  active: number;
+}
+
+export interface RetrievalOutput {
+  /** Final states, B x D. */
+  states: Mat;
+  /** Final weights, B x M (B x functions for continuous memory). */
+  weights: Mat;
+  /** Steps each query ran. */
+  stepsRun: number[];
+  trace: StepTrace[];
+}
+
+/** A model bound to its memories: everything computed once per `load`. */
+export interface LoadedMemory {
+  model: Model;
+  /** Memories after the input post-transform (or fitted coefficients for continuous memory). */
+  values: Mat;
+  /** What the weights range over: memories, or basis functions. */
+  width: number;
+  step(q: Float64Array, query: number): { next: Float64Array; weights: Float64Array };
+  energy(q: Float64Array, query: number): number | null;
+}
+
+export function loadReference(model: Model, X: Mat): LoadedMemory {
+  const post = postPart(model.post);
+  const prepared = post.transformsInputs
+    ? mapRows(X, (r) => post.reference(r, model.post, model.beta))
+    : X;
+  if (model.similarity.kind === "features") return loadFeatures(model, prepared);
+  if (model.memory.kind === "continuous") return loadContinuous(model, model.memory, prepared);
+  return loadDiscrete(model, prepared);
+}
+
+export function retrieveReference(
+  model: Model,
+  X: Mat,
+  Q: Mat,
+  loaded: LoadedMemory = loadReference(model, X),
+): RetrievalOutput {
+  const post = postPart(model.post);
+  const B = Q.rows, D = Q.cols;
+  const states = { rows: B, cols: D, data: new Float64Array(B * D) };
+  const weights = { rows: B, cols: loaded.width, data: new Float64Array(B * loaded.width) };
+  const maxSteps = model.steps.kind === "fixed" ? model.steps.count : model.steps.max;
+  const tol = model.steps.kind === "until" ? model.steps.tol : -1;
+
+  const qs: Float64Array[] = [];
+  const initial: StepTrace = { step: 0, energy: [], change: [], support: [], active: B };
+  for (let b = 0; b < B; b++) {
+    const q0 = Q.data.slice(b * D, (b + 1) * D);
+    qs.push(post.transformsInputs ? post.reference(q0, model.post, model.beta) : q0);
+    initial.energy.push(loaded.energy(qs[b], b));
+    initial.change.push(0);
+    initial.support.push(0);
+  }
+  const trace = [initial];
+  const stepsRun = new Array<number>(B).fill(0);
+  const active = new Array<boolean>(B).fill(true);
+
+  for (let t = 1; t <= maxSteps && active.some((a) => a); t++) {
+    const entry: StepTrace = { step: t, energy: [], change: [], support: [], active: 0 };
+    for (let b = 0; b < B; b++) {
+      if (!active[b]) {
+        entry.energy.push(loaded.energy(qs[b], b));
+        entry.change.push(0);
+        entry.support.push(
+          countNonZero(weights.data.subarray(b * loaded.width, (b + 1) * loaded.width)),
+        );
+        continue;
+      }
+      const { next, weights: w } = loaded.step(qs[b], b);
+      const moved = distance(next, qs[b]);
+      qs[b] = next;
+      weights.data.set(w, b * loaded.width);
+      stepsRun[b] = t;
+      if (moved < tol) active[b] = false;
+      entry.energy.push(loaded.energy(next, b));
+      entry.change.push(moved);
+      entry.support.push(countNonZero(w));
+    }
+    entry.active = active.filter((a) => a).length;
+    trace.push(entry);
+  }
+  for (let b = 0; b < B; b++) states.data.set(qs[b], b * D);
+  return { states, weights, stepsRun, trace };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discrete memory: scores over the M rows.
+
+function loadDiscrete(model: Model, X: Mat): LoadedMemory {
+  const sim = similarityPart(model.similarity);
+  const entropy = entropyPart(model.entropy);
+  const mask = maskPart(model.mask);
+  const post = postPart(model.post);
+  const beta = model.beta;
+
+  const scoresOf = (q: Float64Array, query: number) => {
+    const s = new Float64Array(X.rows);
+    sim.reference(X, q, model.similarity, s);
+    for (let i = 0; i < s.length; i++) s[i] *= beta;
+    mask.reference(s, model.mask, query);
+    return s;
+  };
+
+  // The HFY energy E(q) = -1/beta Omega*(beta s) + Psi(q) (MATH.md 2.1) is a Lyapunov function
+  // of this update for dot scores, and for euclidean scores written as dot plus a per-memory
+  // bias (MATH.md 0). Masks that depend on q (topk) or on the query index break the CCCP
+  // argument, and other similarities have no such energy: those report null.
+  const hasEnergy = model.mask.kind === "none" &&
+    (model.similarity.kind === "dot" ||
+      (model.similarity.kind === "euclidean" && entropy.shiftInvariant));
+  const halfNorms = rowHalfNorms(X);
+
+  return {
+    model,
+    values: X,
+    width: X.rows,
+    step(q, query) {
+      const w = entropy.reference(scoresOf(q, query), model.entropy);
+      return { next: post.reference(readout(X, w), model.post, beta), weights: w };
+    },
+    energy(q) {
+      if (!hasEnergy) return null;
+      const s = new Float64Array(X.rows);
+      similarityPart({ kind: "dot" }).reference(X, q, { kind: "dot" }, s);
+      for (let i = 0; i < s.length; i++) {
+        s[i] = beta * (model.similarity.kind === "euclidean" ? s[i] - halfNorms[i] : s[i]);
+      }
+      const w = entropy.reference(s, model.entropy);
+      return -entropy.conjugate(s, w, model.entropy) / beta + post.energy(q, model.post, beta);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Continuous memory: coefficients B (N x D), density over t in [0, 1].
+
+function loadContinuous(model: Model, spec: ContinuousMemory, X: Mat): LoadedMemory {
+  const coeffs = fitCoefficients(spec, X);
+  const post = postPart(model.post);
+  const entropy = entropyPart(model.entropy);
+  const beta = model.beta, N = spec.functions;
+  const alpha = model.entropy.kind === "tsallis"
+    ? model.entropy.alpha
+    : model.entropy.kind === "sparsemax"
+    ? 2
+    : null;
+
+  const rq = (q: Float64Array) => { // r = beta B q: the score of each basis function's coefficient
+    const r = new Float64Array(N);
+    similarityPart({ kind: "dot" }).reference(coeffs, q, { kind: "dot" }, r);
+    for (let n = 0; n < N; n++) r[n] *= beta;
+    return r;
+  };
+
+  if (usesPooledForm(spec)) {
+    // s(t) is constant (= r_n) on bin n of width 1/N: the bin masses are a discrete normalizer
+    // of N^(1-alpha) r (MATH.md 4.2 items 2 and 3); for shannon the factor is 1.
+    const scale = alpha === null ? 1 : Math.pow(N, 1 - alpha);
+    const masses = (q: Float64Array) =>
+      entropy.reference(rq(q).map((v) => v * scale), model.entropy);
+    return {
+      model,
+      values: coeffs,
+      width: N,
+      step(q) {
+        const m = masses(q);
+        return { next: post.reference(readout(coeffs, m), model.post, beta), weights: m };
+      },
+      energy(q) {
+        if (alpha !== null || model.post.kind !== "identity") return null;
+        // -1/beta log int_0^1 exp(s(t)) dt + |q|^2/2, the integral being mean_n exp(r_n).
+        return -logMeanExp(rq(q)) / beta + post.energy(q, model.post, beta);
+      },
+    };
+  }
+
+  const psi = sampledBasis(spec); // P x N
+  const { w } = trapezoidRule(spec.points);
+  const P = spec.points;
+  const scoresAtPoints = (q: Float64Array) => {
+    const r = rq(q);
+    const s = new Float64Array(P);
+    for (let j = 0; j < P; j++) {
+      let acc = 0;
+      for (let n = 0; n < N; n++) acc += psi.data[j * N + n] * r[n];
+      s[j] = acc;
+    }
+    return s;
+  };
+  return {
+    model,
+    values: coeffs,
+    width: N,
+    step(q) {
+      const p = densityAtPoints(scoresAtPoints(q), w, alpha);
+      // E_p[psi_n] = int p(t) psi_n(t) dt by the same trapezoid rule.
+      const expected = new Float64Array(N);
+      for (let j = 0; j < P; j++) {
+        const pw = p[j] * w[j];
+        if (pw === 0) continue;
+        for (let n = 0; n < N; n++) expected[n] += pw * psi.data[j * N + n];
+      }
+      return {
+        next: post.reference(readout(coeffs, expected), model.post, beta),
+        weights: expected,
+      };
+    },
+    energy(q) {
+      if (alpha !== null || model.post.kind !== "identity") return null;
+      const s = scoresAtPoints(q);
+      const max = Math.max(...s);
+      let integral = 0;
+      for (let j = 0; j < P; j++) integral += w[j] * Math.exp(s[j] - max);
+      return -(max + Math.log(integral)) / beta + post.energy(q, model.post, beta);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random or deterministic features: q+ = (KV^T phi(q)) / (ksum^T phi(q) + 1e-6) (MATH.md 5.2).
+
+function loadFeatures(model: Model, X: Mat): LoadedMemory {
+  if (model.similarity.kind !== "features") throw new Error("unreachable");
+  const spec = model.similarity;
+  const state = buildKernelState(X, spec, model.beta);
+  const post = postPart(model.post);
+  return {
+    model,
+    values: X,
+    // Kernel retrieval has no per-memory weights: its normalizer is implicit in KV and ksum.
+    width: 0,
+    step(q) {
+      return {
+        next: post.reference(kernelStep(state, q, spec, model.beta), model.post, model.beta),
+        weights: new Float64Array(0),
+      };
+    },
+    energy: () => null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** X^T w, skipping memories with weight exactly zero (the sparse maps' supports). */
+export function readout(X: Mat, w: Float64Array): Float64Array {
+  const z = new Float64Array(X.cols);
+  for (let i = 0; i < X.rows; i++) {
+    const wi = w[i];
+    if (wi === 0) continue;
+    const row = i * X.cols;
+    for (let d = 0; d < X.cols; d++) z[d] += wi * X.data[row + d];
+  }
+  return z;
+}
+
+export function mapRows(X: Mat, f: (row: Float64Array) => Float64Array): Mat {
+  const data = new Float64Array(X.data.length);
+  for (let i = 0; i < X.rows; i++) {
+    data.set(f(X.data.slice(i * X.cols, (i + 1) * X.cols)), i * X.cols);
+  }
+  return { rows: X.rows, cols: X.cols, data };
+}
+
+function rowHalfNorms(X: Mat): Float64Array {
+  const h = new Float64Array(X.rows);
+  for (let i = 0; i < X.rows; i++) {
+    let s = 0;
+    for (let d = 0; d < X.cols; d++) s += X.data[i * X.cols + d] ** 2;
+    h[i] = s / 2;
+  }
+  return h;
+}
+
+function logMeanExp(r: Float64Array): number {
+  let max = -Infinity;
+  for (const v of r) max = Math.max(max, v);
+  let s = 0;
+  for (const v of r) s += Math.exp(v - max);
+  return max + Math.log(s / r.length);
+}
+
+function distance(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return Math.sqrt(s);
+}
+
+function countNonZero(w: Float64Array): number {
+  let c = 0;
+  for (const v of w) if (v !== 0) c++;
+  return c;
+}
