@@ -7,8 +7,8 @@
 // threshold search over a kept score row), the readout, the post-transform. The math of each part
 // comes from src/wgsl/lowerings.ts.
 import type { Model } from "../ir.ts";
-import type { Plan } from "../plan/plan.ts";
 import { RNG_WGSL } from "../parts/rng.ts";
+import { BINDINGS, type KernelSpec } from "../runtime/standalone.ts";
 import {
   type EntropyWgsl,
   entropyWgsl,
@@ -24,38 +24,47 @@ import {
 /** Masked scores: far below any real score, yet finite (shaders may assume no infinities). */
 export const MASKED = -1e30;
 
-/** Binding indices of the retrieval kernel, shared with the runtime. */
-export const BINDINGS = {
-  shape: 0,
-  memories: 1,
-  memoryAux: 2,
-  queries: 3,
-  states: 4,
-  weights: 5,
-  scratch: 6,
-  stepsRun: 7,
-} as const;
+export { BINDINGS };
+
+/** Model-level choices of the kernel (the shape-level ones are override constants). */
+export interface KernelChoices {
+  family: "online" | "threshold";
+  /** Halvings of the threshold interval (MATH.md 3.4 table: 30 reach f32's floor for alpha <= 2). */
+  bisectionIterations: number;
+}
+
+export function kernelChoices(model: Model): KernelChoices {
+  const thresholded = model.entropy.kind !== "shannon" && model.entropy.kind !== "softmax1";
+  const family = thresholded || model.mask.kind === "topk" ? "threshold" : "online";
+  // k-subsets brackets tau by the score range rather than [-1, 0], so it takes 40.
+  const bisectionIterations = !thresholded ? 0 : model.entropy.kind === "ksubsets" ? 40 : 30;
+  return { family, bisectionIterations };
+}
 
 interface Ctx {
   model: Model;
-  plan: Plan;
+  plan: KernelChoices;
   sim: SimilarityWgsl;
   ent: EntropyWgsl;
   mask: MaskWgsl;
   post: PostWgsl;
-  /** vec4 chunks of a state. */
-  d4: number;
-  /** Chunks a thread owns in the readout (CPT) and row groups (G) that split the rows. */
-  cpt: number;
-  groups: number;
-  /** Threads per row in the partial-score pass. */
-  lanes: number;
 }
 
-export function generateKernel(model: Model, plan: Plan): string {
-  const d4 = plan.paddedDim / 4;
-  const wg = plan.workgroupSize;
-  const ch = Math.min(d4, wg);
+/** What the runtime needs besides the WGSL (see src/runtime/standalone.ts). */
+export function kernelSpec(model: Model): KernelSpec {
+  return {
+    name: model.name,
+    wgsl: generateKernel(model),
+    family: kernelChoices(model).family,
+    memoryAux: similarityWgsl(model.similarity).memoryAux,
+    transformsInputs: postWgsl(model.post, model.beta).transformsInputs,
+    mask: model.mask.kind,
+  };
+}
+
+/** The WGSL of a model: the same text for every shape (shapes arrive as override constants). */
+export function generateKernel(model: Model): string {
+  const plan = kernelChoices(model);
   const ctx: Ctx = {
     model,
     plan,
@@ -63,10 +72,6 @@ export function generateKernel(model: Model, plan: Plan): string {
     ent: entropyWgsl(model.entropy),
     mask: maskWgsl(model.mask),
     post: postWgsl(model.post, model.beta),
-    d4,
-    cpt: Math.ceil(d4 / wg),
-    groups: Math.floor(wg / ch),
-    lanes: Math.max(1, Math.floor(wg / plan.tileRows)),
   };
   return [
     header(ctx),
@@ -79,8 +84,9 @@ export function generateKernel(model: Model, plan: Plan): string {
     postTransform(ctx),
     queryAux(ctx),
     scorePass(ctx),
+    readoutPieces(ctx),
     plan.family === "online" ? onlineStep(ctx) : thresholdStep(ctx),
-    entryPoint(ctx),
+    entryPoints(ctx),
   ].filter((s) => s.length > 0).join("\n");
 }
 
@@ -100,28 +106,39 @@ function header({ model, plan, sim, ent, post, mask }: Ctx): string {
         : `until |q_t - q_{t-1}| < ${model.steps.tol}, at most ${model.steps.max}`
     }`,
     ``,
-    `plan: ${JSON.stringify({ ...plan, notes: undefined })}`,
-    ...plan.notes.map((n) => `  - ${n}`),
-    ``,
-    `One workgroup per query runs all steps (no host round trip). Inputs: memories [M, D] and`,
-    `queries [B, D] as vec4<f32> rows padded with zeros to ${plan.paddedDim}; output: states [B, D].`,
+    `plan: ${
+      plan.family === "online"
+        ? "online softmax: one pass over X tiles per step computes scores and accumulates the readout"
+        : `threshold: keep each query's score row, ${
+          ent.kind === "threshold"
+            ? `bisect tau (${plan.bisectionIterations} halvings)`
+            : "normalize"
+        }, read out the support`
+    }`,
+    `One workgroup per query runs every step: no host round trip, no global synchronization.`,
+    `Shapes arrive as override constants (planned at load by hopc_runtime.ts planShapes) and`,
+    `uniforms (M, D, B), so one text serves every shape. Memories and queries are vec4<f32> rows`,
+    `zero-padded to 4 * D4.`,
   ].filter((l, i, a) => l !== "" || a[i - 1] !== "");
   return lines.map((l) => `// ${l}`.trimEnd()).join("\n") + "\n";
 }
 
 function constants(c: Ctx): string {
-  const { plan, model } = c;
+  const { model } = c;
   const maxSteps = model.steps.kind === "fixed" ? model.steps.count : model.steps.max;
-  return `const WG: u32 = ${plan.workgroupSize}u;           // threads per workgroup
-const D4: u32 = ${c.d4}u;            // vec4 chunks per state (D padded to ${plan.paddedDim})
-const TILE: u32 = ${plan.tileRows}u;          // rows of X staged in workgroup memory at a time
-const LANES: u32 = ${c.lanes}u;         // threads that share one row's dot product
-const CH: u32 = ${
-    Math.min(c.d4, plan.workgroupSize)
-  }u;            // chunks covered by one row group in the readout
-const GROUPS: u32 = ${c.groups}u;        // row groups that split the readout rows
-const CPT: u32 = ${c.cpt}u;           // chunks per thread in the readout
-const BETA: f32 = ${f32(model.beta)};
+  return `override WG: u32 = 64u;                // threads per workgroup
+override D4: u32 = 1u;                 // vec4 chunks per state
+override TILE: u32 = 1u;               // rows of X staged in workgroup memory at a time
+override LANES: u32 = 64u;             // threads that share one row's dot product
+override CH: u32 = 1u;                 // chunks one row group covers in the readout
+override GROUPS: u32 = 64u;            // row groups that split the readout's rows
+${
+    c.plan.family === "threshold"
+      ? `override ROW_CAPACITY: u32 = 1u;       // length of the workgroup score row
+override ROW_IN_WORKGROUP: bool = true; // false: score rows live in the scratch buffer
+`
+      : ""
+  }const BETA: f32 = ${f32(model.beta)};
 const MAX_STEPS: u32 = ${maxSteps}u;
 ${
     model.steps.kind === "until"
@@ -151,7 +168,9 @@ function bindings(c: Ctx): string {
 @group(0) @binding(${b.states}) var<storage, read_write> states: array<vec4<f32>>; // [B, D4]
 @group(0) @binding(${b.weights}) var<storage, read_write> weights: array<f32>;     // [B, M] when write_weights
 @group(0) @binding(${b.scratch}) var<storage, read_write> scratch: array<f32>;     // [B, M] ${
-    c.plan.scores === "storage" ? "score rows" : "(unused)"
+    c.plan.family === "threshold"
+      ? "score rows when they do not fit in workgroup memory"
+      : "(unused)"
   }
 @group(0) @binding(${b.stepsRun}) var<storage, read_write> steps_run: array<u32>;  // [B]
 `;
@@ -160,29 +179,29 @@ function bindings(c: Ctx): string {
 function workgroupMemory(c: Ctx): string {
   const { plan } = c;
   const lines = [
-    `var<workgroup> state: array<vec4<f32>, D4>;        // the query's current state q`,
-    `var<workgroup> o: array<vec4<f32>, D4>;            // readout X^T p before the post-transform`,
-    `var<workgroup> xt: array<vec4<f32>, ${plan.tileRows * c.d4}>;     // TILE rows of X`,
-    `var<workgroup> ts: array<f32, TILE>;               // scores of the tile's rows`,
-    `var<workgroup> ps: array<f32, WG>;                 // partial dot products`,
-    `var<workgroup> red: array<f32, WG>;                // reductions`,
+    `var<workgroup> state: array<vec4<f32>, D4>;         // the query's current state q`,
+    `var<workgroup> o: array<vec4<f32>, D4>;             // readout X^T p before the post-transform`,
+    `var<workgroup> acc: array<vec4<f32>, GROUPS * D4>;  // readout partials per (row group, chunk)`,
+    `var<workgroup> xt: array<vec4<f32>, TILE * D4>;     // TILE rows of X`,
+    `var<workgroup> ts: array<f32, TILE>;                // scores of the tile's rows`,
+    `var<workgroup> ps: array<f32, WG>;                  // partial dot products`,
+    `var<workgroup> red: array<f32, WG>;                 // reductions`,
   ];
-  if (c.groups > 1) {
-    lines.push(`var<workgroup> part: array<vec4<f32>, WG>;          // per-group readout partials`);
-  }
-  if (plan.family === "online" && c.groups > 1) {
-    lines.push(`var<workgroup> group_max: array<f32, GROUPS>;`);
-    lines.push(`var<workgroup> group_sum: array<f32, GROUPS>;`);
-  }
   if (plan.family === "online") {
-    lines.push(`var<workgroup> softmax_max_sum: vec2<f32>;      // (max, sum) of the step`);
-  }
-  if (c.mask.kind === "random" || c.mask.kind === "topk") {
-    lines.push(`var<workgroup> redu: array<u32, WG>;               // u32 reductions`);
-  }
-  if (plan.scores === "workgroup") {
     lines.push(
-      `var<workgroup> row: array<f32, ${plan.rowCapacity}>;     // the query's score row, then its weights`,
+      `var<workgroup> group_max: array<f32, GROUPS>;       // running max of each row group`,
+    );
+    lines.push(
+      `var<workgroup> group_sum: array<f32, GROUPS>;       // running sum of each row group`,
+    );
+    lines.push(`var<workgroup> softmax_max_sum: vec2<f32>;          // (max, sum) of the step`);
+  }
+  if (c.mask.kind !== "none") {
+    lines.push(`var<workgroup> redu: array<u32, WG>;                // u32 reductions`);
+  }
+  if (plan.family === "threshold") {
+    lines.push(
+      `var<workgroup> row: array<f32, ROW_CAPACITY>;       // the score row, then the weights`,
     );
   }
   lines.push(`var<private> query: u32;`);
@@ -210,7 +229,7 @@ function reductions(c: Ctx): string {
     tree("reduce_max", "f32", "red", (a, b) => `max(${a}, ${b})`),
     tree("reduce_min", "f32", "red", (a, b) => `min(${a}, ${b})`),
   ];
-  if (c.mask.kind === "random" || c.mask.kind === "topk") {
+  if (c.mask.kind !== "none") {
     out.push(tree("reduce_sum_u", "u32", "redu", (a, b) => `${a} + ${b}`));
     out.push(tree("reduce_min_u", "u32", "redu", (a, b) => `min(${a}, ${b})`));
   }
@@ -254,16 +273,18 @@ fn choose_fallback(lid: u32) {
 
 function rowAccess(c: Ctx): string {
   if (c.plan.family !== "threshold") return "";
-  if (c.plan.scores === "workgroup") {
-    return `fn row_get(i: u32) -> f32 { return row[i]; }
-fn row_set(i: u32, v: f32) { row[i] = v; }
-fn row_barrier() { workgroupBarrier(); }
-`;
-  }
-  return `// The score row lives in a storage scratch buffer: M does not fit in workgroup memory.
-fn row_get(i: u32) -> f32 { return scratch[(query - shape.first_query) * shape.M + i]; }
-fn row_set(i: u32, v: f32) { scratch[(query - shape.first_query) * shape.M + i] = v; }
-fn row_barrier() { storageBarrier(); workgroupBarrier(); }
+  return `// A query's score row: in workgroup memory when M fits, else its slice of the scratch buffer.
+fn row_get(i: u32) -> f32 {
+  if (ROW_IN_WORKGROUP) { return row[i]; }
+  return scratch[(query - shape.first_query) * shape.M + i];
+}
+fn row_set(i: u32, v: f32) {
+  if (ROW_IN_WORKGROUP) { row[i] = v; } else { scratch[(query - shape.first_query) * shape.M + i] = v; }
+}
+fn row_barrier() {
+  storageBarrier();
+  workgroupBarrier();
+}
 `;
 }
 
@@ -369,65 +390,64 @@ ${c.sim.memoryAux === "none" ? "" : "    let mem_aux = memory_aux[tile0 + lid];\
 `;
 }
 
-/** Readout accumulators: thread lid owns chunks (lid % CH) + k * WG of row group lid / CH. */
-function readoutOwnership(): string {
-  return `  let row_group = lid / CH;
-  let first_chunk = lid % CH;
-  var acc: array<vec4<f32>, CPT>;
-  for (var k = 0u; k < CPT; k = k + 1u) { acc[k] = vec4<f32>(0.0); }`;
+function readoutPieces(_c: Ctx): string {
+  return `// Readout X^T p: thread lid accumulates chunks (lid % CH) + k CH of row group lid / CH into
+// its own slots of acc; row groups split the rows, so small D still keeps every thread busy.
+fn clear_partials(lid: u32) {
+  let row_group = lid / CH;
+  if (row_group < GROUPS) {
+    for (var ch = lid % CH; ch < D4; ch = ch + CH) { acc[row_group * D4 + ch] = vec4<f32>(0.0); }
+  }
 }
 
-/** Combine the groups' readout partials into o (scaled per group by `scale_expr`). */
-function combineGroups(c: Ctx, scaleExpr: (g: string) => string, divide: string): string {
-  if (c.groups === 1) {
-    return `  for (var k = 0u; k < CPT; k = k + 1u) {
-    let ch = first_chunk + k * WG;
-    if (ch < D4) { o[ch] = acc[k] / ${divide}; }
+fn scale_partials(lid: u32, factor: f32) {
+  let row_group = lid / CH;
+  if (row_group < GROUPS) {
+    for (var ch = lid % CH; ch < D4; ch = ch + CH) { acc[row_group * D4 + ch] = acc[row_group * D4 + ch] * factor; }
   }
-  workgroupBarrier();`;
+}
+
+// Row r of the staged tile, or memory i read from storage, added with a weight.
+fn add_tile_row(lid: u32, weight: f32, r: u32) {
+  let row_group = lid / CH;
+  for (var ch = lid % CH; ch < D4; ch = ch + CH) {
+    acc[row_group * D4 + ch] = acc[row_group * D4 + ch] + weight * xt[r * D4 + ch];
   }
-  return `  if (row_group < GROUPS) { part[lid] = acc[0]; }
+}
+
+fn add_memory_row(lid: u32, weight: f32, i: u32) {
+  let row_group = lid / CH;
+  for (var ch = lid % CH; ch < D4; ch = ch + CH) {
+    acc[row_group * D4 + ch] = acc[row_group * D4 + ch] + weight * memories[i * D4 + ch];
+  }
+}
+
+// o = sum over row groups of scale(group) * partials, divided by \`divide\`.
+fn combine_partials(lid: u32, final_max: f32, divide: f32) {
   workgroupBarrier();
-  if (lid < D4) {
+  for (var ch = lid; ch < D4; ch = ch + WG) {
     var total = vec4<f32>(0.0);
-    for (var g = 0u; g < GROUPS; g = g + 1u) { total = total + ${
-    scaleExpr("g")
-  } * part[g * D4 + lid]; }
-    o[lid] = total / ${divide};
+    for (var g = 0u; g < GROUPS; g = g + 1u) {
+      let scale = ${_c.plan.family === "online" ? "exp(group_max[g] - final_max)" : "1.0"};
+      total = total + scale * acc[g * D4 + ch];
+    }
+    o[ch] = total / divide;
   }
-  workgroupBarrier();`;
+  workgroupBarrier();
+}
+`;
 }
 
 function onlineStep(c: Ctx): string {
   const zero = c.ent.kind === "exp" && c.ent.zeroMemory;
   const hasAux = c.sim.queryAux !== "none";
-  const combine = c.groups === 1
-    ? `  // One group saw every row: its running max and sum are the step's.
-  var final_max = run_max;${
-      zero ? "\n  final_max = max(final_max, 0.0);  // the zero-score no-op memory" : ""
-    }
-  let rescale = exp(run_max - final_max);
-  let final_sum = run_sum * rescale${zero ? " + exp(-final_max)" : ""};
-  for (var k = 0u; k < CPT; k = k + 1u) { acc[k] = acc[k] * rescale; }
-${combineGroups(c, () => "1.0", "final_sum")}`
-    : `  // Each row group ran its own online softmax; rescale them to the common max.
-  if (row_group < GROUPS && first_chunk == 0u) {
-    group_max[row_group] = run_max;
-    group_sum[row_group] = run_sum;
-  }
-  workgroupBarrier();
-  var final_max = NO_MAX;
-  for (var g = 0u; g < GROUPS; g = g + 1u) { final_max = max(final_max, group_max[g]); }${
-      zero ? "\n  final_max = max(final_max, 0.0);  // the zero-score no-op memory" : ""
-    }
-  var final_sum = ${zero ? "exp(-final_max)" : "0.0"};
-  for (var g = 0u; g < GROUPS; g = g + 1u) { final_sum = final_sum + exp(group_max[g] - final_max) * group_sum[g]; }
-${combineGroups(c, (g) => `exp(group_max[${g}] - final_max)`, "final_sum")}`;
-  return `// One step of online softmax retrieval (MATH.md 3.1): a running max and sum per row group, the
-// readout accumulated in the same pass over each X tile, rescaled whenever the max grows.
+  return `// One step of online softmax retrieval (MATH.md 3.1): each row group keeps a running max and
+// sum over its rows and rescales its readout partials whenever the max grows; the groups are then
+// rescaled to the common max (as in split-K flash decoding).
 fn retrieval_step(lid: u32) {
   let query_aux = ${hasAux ? "query_aux_of_state(lid)" : "0.0"};
-${readoutOwnership()}
+  let row_group = lid / CH;
+  clear_partials(lid);
   var run_max = NO_MAX;
   var run_sum = 0.0;
   for (var tile0 = 0u; tile0 < shape.M; tile0 = tile0 + TILE) {
@@ -441,29 +461,35 @@ ${readoutOwnership()}
         if (s > run_max) {
           let rescale = exp(run_max - s);
           run_sum = run_sum * rescale;
-          for (var k = 0u; k < CPT; k = k + 1u) { acc[k] = acc[k] * rescale; }
+          scale_partials(lid, rescale);
           run_max = s;
         }
         let e = exp(s - run_max);
         run_sum = run_sum + e;
-        for (var k = 0u; k < CPT; k = k + 1u) {
-          let ch = first_chunk + k * WG;
-          if (ch < D4) { acc[k] = acc[k] + e * xt[r * D4 + ch]; }
-        }
+        add_tile_row(lid, e, r);
       }
     }
     workgroupBarrier();  // the next tile overwrites xt and ts
   }
-${combine}
-  if (lid == 0u) { softmax_max_sum = vec2<f32>(final_max, final_sum); }
+  if (row_group < GROUPS && lid % CH == 0u) {
+    group_max[row_group] = run_max;
+    group_sum[row_group] = run_sum;
+  }
+  workgroupBarrier();
+  var final_max = NO_MAX;
+  for (var g = 0u; g < GROUPS; g = g + 1u) { final_max = max(final_max, group_max[g]); }${
+    zero ? "\n  final_max = max(final_max, 0.0);  // the zero-score no-op memory of softmax1" : ""
+  }
+  var final_sum = ${zero ? "exp(-final_max)" : "0.0"};
+  for (var g = 0u; g < GROUPS; g = g + 1u) { final_sum = final_sum + exp(group_max[g] - final_max) * group_sum[g]; }
+  combine_partials(lid, final_max, final_sum);
   if (shape.write_weights == 1u) {
     // The stored raw scores become weights p_i = exp(s_i - max) / sum.
     storageBarrier();
     workgroupBarrier();
-    let ms = softmax_max_sum;
     for (var i = lid; i < shape.M; i = i + WG) {
       let s = weights[query * shape.M + i];
-      weights[query * shape.M + i] = select(exp(s - ms.x) / ms.y, 0.0, s <= MASKED);
+      weights[query * shape.M + i] = select(exp(s - final_max) / final_sum, 0.0, s <= MASKED);
     }
   }
 }
@@ -610,49 +636,73 @@ ${normalizeRow(c)}
     for (var i = lid; i < shape.M; i = i + WG) { weights[query * shape.M + i] = row_get(i); }
   }
   // Readout over the support only: rows with weight exactly 0 are never read.
-${readoutOwnership()}
+  let row_group = lid / CH;
+  clear_partials(lid);
   if (row_group < GROUPS) {
     for (var i = row_group; i < shape.M; i = i + GROUPS) {
       let p = row_get(i);
-      if (p == 0.0) { continue; }
-      for (var k = 0u; k < CPT; k = k + 1u) {
-        let ch = first_chunk + k * WG;
-        if (ch < D4) { acc[k] = acc[k] + p * memories[i * D4 + ch]; }
-      }
+      if (p != 0.0) { add_memory_row(lid, p, i); }
     }
   }
-${combineGroups(c, () => "1.0", "1.0")}
+  combine_partials(lid, 0.0, 1.0);
 }
 `;
 }
 
-function entryPoint(c: Ctx): string {
+function entryPoints(c: Ctx): string {
   const until = c.model.steps.kind === "until";
-  return `@compute @workgroup_size(WG)
+  const loadQuery = c.post.transformsInputs
+    ? "  _ = post_transform(lid);    // inputs are post-transformed like the memories (MATH.md 2.2)\n"
+    : "  for (var ch = lid; ch < D4; ch = ch + WG) { state[ch] = o[ch]; }\n  workgroupBarrier();\n";
+  const aux = c.sim.memoryAux;
+  return `// Retrieval: workgroup (wid.x, wid.y) runs every step of one query.
+@compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32,
         @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) grid: vec3<u32>) {
   query = shape.first_query + wid.y * grid.x + wid.x;
-  if (query >= shape.B || query - shape.first_query >= shape.rows_in_scratch) { return; }   // uniform: the whole workgroup leaves together
+  if (query >= shape.B || query - shape.first_query >= shape.rows_in_scratch) { return; }  // uniform
 ${
     c.mask.kind === "random"
       ? "  choose_fallback(lid);\n"
       : ""
   }  for (var ch = lid; ch < D4; ch = ch + WG) { o[ch] = queries[query * D4 + ch]; }
   workgroupBarrier();
-${
-    c.post.transformsInputs
-      ? "  _ = post_transform(lid);    // queries are post-transformed like the memories (MATH.md 2.2)\n"
-      : "  for (var ch = lid; ch < D4; ch = ch + WG) { state[ch] = o[ch]; }\n  workgroupBarrier();\n"
-  }  var steps_taken = 0u;
+${loadQuery}  var steps_taken = 0u;
   for (var t = 0u; t < MAX_STEPS; t = t + 1u) {
     retrieval_step(lid);
     ${until ? "let moved = post_transform(lid);" : "_ = post_transform(lid);"}
-    steps_taken = t + 1u;
-    ${until ? "if (sqrt(moved) < TOL) { break; }   // uniform: moved comes from a reduction" : ""}
+    steps_taken = t + 1u;${
+    until
+      ? "\n    if (sqrt(moved) < TOL) { break; }   // uniform: moved comes from a reduction"
+      : ""
+  }
   }
   for (var ch = lid; ch < D4; ch = ch + WG) { states[query * D4 + ch] = state[ch]; }
   if (lid == 0u) { steps_run[query] = steps_taken; }
+}
+
+// Load-time preparation of the memories, run once per load with queries = raw memories:
+// states[i] = ${c.post.transformsInputs ? "post(x_i)" : "x_i"}${
+    aux === "none" ? "" : `, weights[i] = ${aux === "norm" ? "|x_i|" : "|x_i|^2 / 2"}`
+  }.
+@compute @workgroup_size(WG)
+fn prepare(@builtin(local_invocation_index) lid: u32,
+           @builtin(workgroup_id) wid: vec3<u32>,
+           @builtin(num_workgroups) grid: vec3<u32>) {
+  query = wid.y * grid.x + wid.x;
+  if (query >= shape.B) { return; }
+  for (var ch = lid; ch < D4; ch = ch + WG) { o[ch] = queries[query * D4 + ch]; }
+  workgroupBarrier();
+${loadQuery}  var part_sq = 0.0;
+  for (var ch = lid; ch < D4; ch = ch + WG) {
+    states[query * D4 + ch] = state[ch];
+    part_sq = part_sq + dot(state[ch], state[ch]);
+  }
+  let sq = reduce_sum(lid, part_sq);
+  if (lid == 0u) { weights[query] = ${
+    aux === "norm" ? "sqrt(sq)" : aux === "half_sq_norm" ? "0.5 * sq" : "sq"
+  }; }
 }
 `;
 }
