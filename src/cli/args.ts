@@ -2,8 +2,8 @@
 
 export class UsageError extends Error {}
 
-export const COMMANDS = ["check", "explain", "retrieve", "help"] as const;
-export const EMITS = ["ast", "ir"] as const;
+export const COMMANDS = ["check", "compile", "explain", "retrieve", "help"] as const;
+export const EMITS = ["ast", "ir", "plan", "wgsl"] as const;
 
 export interface ParsedArgs {
   command: (typeof COMMANDS)[number];
@@ -18,17 +18,22 @@ export interface ParsedArgs {
   weights?: string;
   trace?: string;
   device?: "gpu" | "cpu";
+  /** `compile -o DIR`. */
+  outDir?: string;
+  /** `explain --shape M,D`: the memory shape a plan is made for. */
+  shape?: { M: number; D: number };
 }
 
 /** Options each command accepts, with whether they take a value. */
 const OPTIONS: Record<string, { value: boolean; commands: readonly string[] }> = {
   "--model": { value: true, commands: ["explain", "retrieve"] },
-  "--set": { value: true, commands: ["check", "explain", "retrieve"] },
+  "--set": { value: true, commands: ["check", "compile", "explain", "retrieve"] },
+  "--shape": { value: true, commands: ["explain"] },
   "--json": { value: false, commands: ["check", "explain", "retrieve"] },
   "--emit": { value: true, commands: ["explain"] },
   "--memories": { value: true, commands: ["retrieve"] },
   "--queries": { value: true, commands: ["retrieve"] },
-  "-o": { value: true, commands: ["retrieve"] },
+  "-o": { value: true, commands: ["retrieve", "compile"] },
   "--weights": { value: true, commands: ["retrieve"] },
   "--trace": { value: true, commands: ["retrieve"] },
   "--device": { value: true, commands: ["retrieve"] },
@@ -100,8 +105,17 @@ export function parseArgs(argv: string[]): ParsedArgs {
         out.queries = value;
         break;
       case "-o":
-        out.output = value;
+        if (command === "compile") out.outDir = value;
+        else out.output = value;
         break;
+      case "--shape": {
+        const m = /^(\d+)[,x](\d+)$/.exec(value!);
+        if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
+          throw new UsageError(`--shape wants M,D (memories, dimension), got \`${value}\``);
+        }
+        out.shape = { M: Number(m[1]), D: Number(m[2]) };
+        break;
+      }
       case "--weights":
         out.weights = value;
         break;

@@ -7,14 +7,21 @@ import { checkText } from "../check.ts";
 import { parse } from "../../grammar/index.ts";
 import { encodeNpy, readNpy, writeFileAtomic } from "../io/npy.ts";
 import { checkShapes } from "../shapes.ts";
-import { retrieveReference } from "../reference/interpreter.ts";
+import { type RetrievalOutput, retrieveReference } from "../reference/interpreter.ts";
+import { acquireDevice } from "../runtime/device.ts";
+import { load } from "../runtime/retriever.ts";
+import { traceOnGpu } from "../runtime/trace.ts";
+import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
+import { generateKernel } from "../wgsl/kernel.ts";
+import { emitModels, RUNTIME_FILE, runtimeText } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 
 export const USAGE = `hopc: a compiler for associative memories (modern Hopfield networks)
 
 usage:
   hopc check FILE.hop [--json]
-  hopc explain FILE.hop [--model NAME] [--emit ast|ir] [--set NAME=VALUE]...
+  hopc compile FILE.hop [-o DIR]          (default DIR: generated/)
+  hopc explain FILE.hop [--model NAME] [--emit ast|ir|plan|wgsl] [--shape M,D] [--set NAME=VALUE]...
   hopc retrieve FILE.hop --memories X.npy --queries Q.npy -o OUT.npy
                 [--model NAME] [--set NAME=VALUE]... [--device gpu|cpu]
                 [--weights W.npy] [--trace T.json] [--json]
@@ -59,6 +66,8 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
         );
         return 0;
       }
+      case "compile":
+        return await compile(args, sources, io);
       case "explain":
         return await explain(args, sources, io);
       case "retrieve":
@@ -174,7 +183,22 @@ async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): 
     io.out(JSON.stringify(chosen.length === 1 ? chosen[0] : chosen, null, 2));
     return 0;
   }
-  throw new Error(`unreachable: --emit ${emit}`);
+  // plan and wgsl: for the memory shape given (or an example), with this machine's adapter limits
+  // when it has one, else WebGPU's defaults.
+  const ctx = await acquireDevice({ required: false });
+  const limits = ctx?.limits ?? DEFAULT_LIMITS;
+  const shape = args.shape ?? { M: 1024, D: 64 };
+  const shown = chosen.map((model) => {
+    const unsupported = gpuUnsupported(model);
+    if (unsupported) return { model: model.name, gpu: null, reason: unsupported };
+    return emit === "plan"
+      ? { ...makePlan(model, shape, limits), adapter: ctx?.info ?? "none (WebGPU default limits)" }
+      : generateKernel(model);
+  });
+  if (emit === "wgsl") {
+    io.out(shown.map((k) => typeof k === "string" ? k : `// ${k.model}: ${k.reason}`).join("\n"));
+  } else io.out(JSON.stringify(shown.length === 1 ? shown[0] : shown, null, 2));
+  return 0;
 }
 
 async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io): Promise<number> {
@@ -185,7 +209,26 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   const Q = await readNpy(qPath);
   checkShapes(model, X, Q, { memories: memPath, queries: qPath });
 
-  const result = retrieveReference(model, X, Q);
+  const device = await chooseDevice(model, args.device, io);
+  let result: RetrievalOutput;
+  if (device === "cpu") {
+    result = retrieveReference(model, X, Q);
+  } else if (args.trace) {
+    result = await traceOnGpu(model, X, Q);
+  } else {
+    const r = await load(model, X);
+    try {
+      const out = await r.retrieve(Q, { weights: args.weights !== undefined });
+      result = {
+        states: { rows: Q.rows, cols: Q.cols, data: Float64Array.from(out.states) },
+        weights: { rows: Q.rows, cols: X.rows, data: Float64Array.from(out.weights ?? []) },
+        stepsRun: Array.from(out.stepsRun),
+        trace: [],
+      };
+    } finally {
+      r.destroy();
+    }
+  }
 
   // Everything is computed; only now are files written, each atomically, the main output last
   // so that its presence means the run succeeded.
@@ -193,7 +236,7 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   if (args.trace) {
     const trace = {
       model: model.name,
-      device: "cpu",
+      device,
       steps: result.trace,
       stepsRun: result.stepsRun,
     };
@@ -204,7 +247,58 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   }
   await writeFileAtomic(args.output!, encodeNpy(result.states));
   io.err(
-    `hopc: retrieved ${Q.rows} queries with model \`${model.name}\` on cpu (float64 reference) -> ${args.output}`,
+    `hopc: retrieved ${Q.rows} queries with model \`${model.name}\` on ${
+      device === "cpu" ? "cpu (float64 reference)" : "gpu"
+    } -> ${args.output}`,
+  );
+  return 0;
+}
+
+/**
+ * `--device gpu` needs an adapter (exit 3 without one) and a model with a GPU lowering; with no
+ * `--device`, the GPU is used where both exist, else the float64 reference, with a note.
+ */
+async function chooseDevice(
+  model: Model,
+  asked: "gpu" | "cpu" | undefined,
+  io: Io,
+): Promise<"gpu" | "cpu"> {
+  if (asked === "cpu") return "cpu";
+  const unsupported = gpuUnsupported(model);
+  if (asked === "gpu") {
+    if (unsupported) makePlan(model, { M: 1, D: 1 }); // throws the diagnostic naming the model
+    await acquireDevice(); // throws NoAdapterError (exit 3)
+    return "gpu";
+  }
+  if (unsupported) {
+    io.err(
+      `hopc: note: model \`${model.name}\`: ${unsupported}; running the float64 reference on the cpu`,
+    );
+    return "cpu";
+  }
+  if (!(await acquireDevice({ required: false }))) {
+    io.err("hopc: note: no WebGPU adapter; running the float64 reference on the cpu");
+    return "cpu";
+  }
+  return "gpu";
+}
+
+/** `hopc compile`: every file is computed first, then written, so a failure writes nothing. */
+async function compile(args: ParsedArgs, sources: Map<string, string>, io: Io): Promise<number> {
+  const models = await loadModels(args.file, args.sets, sources);
+  const outDir = args.outDir ?? "generated";
+  const { files, skipped } = emitModels(models, args.file);
+  if (files.size > 0) files.set(RUNTIME_FILE, await runtimeText());
+  await Deno.mkdir(outDir, { recursive: true });
+  for (const [name, text] of files) {
+    await writeFileAtomic(`${outDir}/${name}`, new TextEncoder().encode(text));
+  }
+  for (const s of skipped) io.err(`hopc: note: model \`${s.model}\` not compiled: ${s.reason}`);
+  const written = [...files.keys()].filter((f) => f !== RUNTIME_FILE).length;
+  io.err(
+    `hopc: ${args.file}: wrote ${written} files for ${
+      models.length - skipped.length
+    } model(s) to ${outDir}/`,
   );
   return 0;
 }

@@ -81,14 +81,7 @@ export function makePlan(
   const choices = kernelChoices(model);
   try {
     const shape = planShapes(
-      {
-        name: model.name,
-        wgsl: "",
-        family: choices.family,
-        memoryAux: "none",
-        transformsInputs: false,
-        mask: model.mask.kind,
-      },
+      { family: choices.family, mask: model.mask.kind },
       shapes.M,
       shapes.D,
       limits,

@@ -20,7 +20,7 @@ export interface Retriever {
   readonly shapes: { M: number; D: number };
   /** The generated WGSL (what `hopc compile` writes). */
   readonly code: string;
-  retrieve(Q: Mat, opts?: { weights?: boolean }): Promise<GpuResult>;
+  retrieve(Q: Mat, opts?: { weights?: boolean; transformed?: boolean }): Promise<GpuResult>;
   destroy(): void;
 }
 

@@ -23,6 +23,8 @@ export interface KernelSpec {
   /** Memories (at load) and queries (before step 1) pass through the post-transform. */
   transformsInputs: boolean;
   mask: "none" | "topk" | "random";
+  /** The smallest M the model accepts (its top-k K or k-subsets k). */
+  minMemories: number;
 }
 
 /** The adapter limits a plan depends on (names as in GPUSupportedLimits). */
@@ -69,7 +71,7 @@ const F32 = 4, VEC4 = 16;
 const DRIVER_RESERVE = 256;
 
 export function planShapes(
-  kernel: KernelSpec,
+  kernel: Pick<KernelSpec, "family" | "mask">,
   M: number,
   D: number,
   limits: PlanLimits,
@@ -205,7 +207,7 @@ interface Compiled {
 const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<Compiled>>>();
 export const pipelineStats = { builds: 0, hits: 0 };
 
-async function compile(
+function compile(
   device: GPUDevice,
   kernel: KernelSpec,
   constants: Record<string, number>,
@@ -318,6 +320,11 @@ export class Retrieval {
     if (!(M >= 1 && D >= 1 && X.length === M * D)) {
       throw new RangeError(`memories must be M x D = ${M} x ${D} values, got ${X.length}`);
     }
+    if (M < kernel.minMemories) {
+      throw new RangeError(
+        `model \`${kernel.name}\` needs at least ${kernel.minMemories} memories, got M = ${M}`,
+      );
+    }
     const limits = opts.limits ?? device.limits;
     const plan = planShapes(kernel, M, D, limits);
     const bytes = M * plan.paddedDim * 4;
@@ -364,7 +371,7 @@ export class Retrieval {
     const dummy = (label: string) => device.createBuffer({ label, size: 16, usage: storage });
     const unusedRead = [dummy("unused"), dummy("unused")];
     const unusedWrite = [dummy("unused"), dummy("unused")];
-    device.queue.writeBuffer(uniform, 0, new Uint32Array([M, D, M, 1, 0, M, 0, 0]));
+    device.queue.writeBuffer(uniform, 0, new Uint32Array([M, D, M, 1, 0, M, 1, 0]));
     const group = device.createBindGroup({
       layout: compiled.layout,
       entries: [
@@ -403,10 +410,15 @@ export class Retrieval {
     return b;
   }
 
+  /**
+   * Retrieve B queries (B x D, row-major). `weights` also returns the final weights [B, M];
+   * `transformed` says the queries already went through the input post-transform (a trace
+   * resuming from a previous step's states).
+   */
   async retrieve(
     Q: ArrayLike<number>,
     B: number,
-    opts: { weights?: boolean } = {},
+    opts: { weights?: boolean; transformed?: boolean } = {},
   ): Promise<RetrieveResult> {
     const { device, plan, M, D, limits } = this;
     if (!(B >= 1 && Q.length === B * D)) {
@@ -461,7 +473,7 @@ export class Retrieval {
       device.queue.writeBuffer(
         this.uniform,
         0,
-        new Uint32Array([M, D, B, wantWeights ? 1 : 0, first, count, 0, 0]),
+        new Uint32Array([M, D, B, wantWeights ? 1 : 0, first, count, opts.transformed ? 0 : 1, 0]),
       );
       const encoder = device.createCommandEncoder({ label: `hopc ${this.kernel.name}` });
       const pass = encoder.beginComputePass();

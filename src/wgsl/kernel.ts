@@ -59,6 +59,11 @@ export function kernelSpec(model: Model): KernelSpec {
     memoryAux: similarityWgsl(model.similarity).memoryAux,
     transformsInputs: postWgsl(model.post, model.beta).transformsInputs,
     mask: model.mask.kind,
+    minMemories: Math.max(
+      1,
+      model.mask.kind === "topk" ? model.mask.k : 1,
+      model.entropy.kind === "ksubsets" ? model.entropy.k : 1,
+    ),
   };
 }
 
@@ -97,7 +102,7 @@ function header({ model, plan, sim, ent, post, mask }: Ctx): string {
     `hopc retrieval kernel for model \`${model.name}\` (${model.source.file})`,
     ``,
     `  scores  = beta * similarity(X, q)     beta = ${model.beta}; ${sim.math}`,
-    mask.kind !== "none" ? `  mask    = ${mask.math}` : "",
+    ...(mask.kind !== "none" ? [`  mask    = ${mask.math}`] : []),
     `  weights = ${ent.math}`,
     `  q       = post(X^T weights)           ${post.math}`,
     `  steps   = ${
@@ -144,7 +149,7 @@ ${
     model.steps.kind === "until"
       ? `const TOL: f32 = ${f32(model.steps.tol)};\n`
       : ""
-  }const MASKED: f32 = ${f32(MASKED)};    // score of a memory the normalizer must not see
+  }const MASKED: f32 = -1.0e30;   // score of a memory the normalizer must not see (finite on purpose)
 const NO_MAX: f32 = -3.0e38;   // below every score, even masked ones
 `;
 }
@@ -158,6 +163,7 @@ function bindings(c: Ctx): string {
   write_weights: u32,  // 1: store the final weights of every query
   first_query: u32,    // index in the batch of this dispatch's first query
   rows_in_scratch: u32, // queries this dispatch covers (its slice of scratch)
+  raw_queries: u32,    // 1: queries still need the input post-transform (0 when resuming a trace)
 }
 @group(0) @binding(${b.shape}) var<uniform> shape: Shape;
 @group(0) @binding(${b.memories}) var<storage, read> memories: array<vec4<f32>>;   // [M, D4]
@@ -572,8 +578,7 @@ function normalizeRow(c: Ctx): string {
     for (var i = lid; i < shape.M; i = i + WG) {
       let s = row_get(i);
       if (s > MASKED) {
-        let x = ${ent.shift};
-        part_f = part_f + ${ent.summand};
+        part_f = part_f + summand(shifted(s, m), tau);
       }
     }
     if (reduce_sum(lid, part_f) >= ${ent.target}) { lo = tau; } else { hi = tau; }
@@ -585,8 +590,7 @@ function normalizeRow(c: Ctx): string {
     let s = row_get(i);
     var w = 0.0;
     if (s > MASKED) {
-      let x = ${ent.shift};
-      w = ${ent.weight};
+      w = weight(shifted(s, m), tau);
     }
     part_w = part_w + w;
     row_set(i, w);
@@ -599,10 +603,23 @@ function normalizeRow(c: Ctx): string {
   row_barrier();`;
 }
 
+function thresholdMap(c: Ctx): string {
+  if (c.ent.kind !== "threshold") return "";
+  return `// ${c.ent.math}
+// x: the score with the row max m subtracted (and scaled); the threshold equation is
+// sum_i summand(x_i, tau) = ${c.ent.target}; the weights are weight(x_i, tau)${
+    c.ent.normalize ? " / their sum" : ""
+  }.
+fn shifted(s: f32, m: f32) -> f32 { return ${c.ent.shift}; }
+fn summand(x: f32, tau: f32) -> f32 { return ${c.ent.summand}; }
+fn weight(x: f32, tau: f32) -> f32 { return ${c.ent.weight}; }
+`;
+}
+
 function thresholdStep(c: Ctx): string {
   const hasAux = c.sim.queryAux !== "none";
   const needsMin = c.ent.kind === "threshold" && c.ent.bracket.includes("x_min");
-  return `${topkSelection(c)}
+  return `${thresholdMap(c)}${topkSelection(c)}
 // One step of retrieval through a kept score row: scores, ${
     c.mask.kind === "topk" ? "top-K selection, " : ""
   }normalizer, sparse readout.
@@ -626,7 +643,7 @@ ${c.mask.kind === "topk" ? "  topk_mask(lid);\n" : ""}  var part_max = NO_MAX;
       ? `
   for (var i = lid; i < shape.M; i = i + WG) {
     let s = row_get(i);
-    if (s > MASKED) { part_min = min(part_min, ${c.ent.kind === "threshold" ? c.ent.shift : "s"}); }
+    if (s > MASKED) { part_min = min(part_min, shifted(s, m)); }
   }
   let x_min = reduce_min(lid, part_min);`
       : ""
@@ -651,17 +668,30 @@ ${normalizeRow(c)}
 
 function entryPoints(c: Ctx): string {
   const until = c.model.steps.kind === "until";
-  const loadQuery = c.post.transformsInputs
+  const copy = "for (var ch = lid; ch < D4; ch = ch + WG) { state[ch] = o[ch]; }";
+  const loadInput = c.post.transformsInputs
     ? "  _ = post_transform(lid);    // inputs are post-transformed like the memories (MATH.md 2.2)\n"
-    : "  for (var ch = lid; ch < D4; ch = ch + WG) { state[ch] = o[ch]; }\n  workgroupBarrier();\n";
+    : `  ${copy}\n  workgroupBarrier();\n`;
+  const loadQuery = c.post.transformsInputs
+    ? `  if (shape.raw_queries == 1u) {
+    _ = post_transform(lid);  // queries are post-transformed like the memories (MATH.md 2.2)
+  } else {
+    ${copy}
+    workgroupBarrier();
+  }
+`
+    : loadInput;
   const aux = c.sim.memoryAux;
   return `// Retrieval: workgroup (wid.x, wid.y) runs every step of one query.
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32,
         @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) grid: vec3<u32>) {
-  query = shape.first_query + wid.y * grid.x + wid.x;
-  if (query >= shape.B || query - shape.first_query >= shape.rows_in_scratch) { return; }  // uniform
+  // Tested on a let, not on the private \`query\`: uniformity analysis (Tint) takes every read of a
+  // private variable as non-uniform, which would make each later barrier non-uniform.
+  let index = shape.first_query + wid.y * grid.x + wid.x;
+  if (index >= shape.B || index - shape.first_query >= shape.rows_in_scratch) { return; }  // uniform
+  query = index;
 ${
     c.mask.kind === "random"
       ? "  choose_fallback(lid);\n"
@@ -690,11 +720,12 @@ ${loadQuery}  var steps_taken = 0u;
 fn prepare(@builtin(local_invocation_index) lid: u32,
            @builtin(workgroup_id) wid: vec3<u32>,
            @builtin(num_workgroups) grid: vec3<u32>) {
-  query = wid.y * grid.x + wid.x;
-  if (query >= shape.B) { return; }
+  let index = wid.y * grid.x + wid.x;
+  if (index >= shape.B) { return; }  // uniform (see main)
+  query = index;
   for (var ch = lid; ch < D4; ch = ch + WG) { o[ch] = queries[query * D4 + ch]; }
   workgroupBarrier();
-${loadQuery}  var part_sq = 0.0;
+${loadInput}  var part_sq = 0.0;
   for (var ch = lid; ch < D4; ch = ch + WG) {
     states[query * D4 + ch] = state[ch];
     part_sq = part_sq + dot(state[ch], state[ch]);

@@ -185,13 +185,19 @@ export function postWgsl(p: Post, beta: number): PostWgsl {
         needs: ["mean_var"],
         chunk: `valid * (v - vec4<f32>(mean)) / sqrt(variance + ${f32(p.eps)})`,
       };
-    case "tanh":
+    case "tanh": {
+      // WGSL's tanh is only as accurate as (e^x - e^-x) / (e^x + e^-x) (an absolute error, ~1e-2
+      // relative at 1e-6 on Mesa), so small arguments take the odd series to x^7 (relative error
+      // below 4e-8 for |y| < 0.125) and the builtin takes the rest.
+      const y = `(${f32(beta)} * v)`;
       return {
         math: `q = tanh(beta z), beta = ${beta}`,
         transformsInputs: false,
         needs: [],
-        chunk: `tanh(${f32(beta)} * v)`,
+        chunk: `select(tanh(${y}), ${y} * (1.0 + ${y} * ${y} * (-0.33333334 + ${y} * ${y} * ` +
+          `(0.13333334 - 0.053968254 * ${y} * ${y}))), abs(${y}) < vec4<f32>(0.125))`,
       };
+    }
   }
 }
 
@@ -210,9 +216,11 @@ export function maskWgsl(m: Mask): MaskWgsl {
     case "topk":
       return { kind: "topk", math: `keep the ${m.k} largest scores (ties: lowest index)`, k: m.k };
     case "random": {
-      // Memory i is kept for query b iff hash3(seed, b, i) < keep * 2^32 (as u32); keep = 1 keeps
-      // every memory, which 2^32 - 1 as a bound would miss by one value, hence the clamp below.
-      const threshold = Math.min(0xffffffff, Math.floor(m.keep * 4294967296));
+      // Memory i is kept for query b iff hash3(seed, b, i) < keep * 2^32, i.e. (h an integer) iff
+      // h < ceil(keep * 2^32) as u32 (floor would drop h = floor(keep * 2^32) whenever keep * 2^32
+      // is not an integer, which the reference keeps); keep = 1 keeps every memory, which
+      // 2^32 - 1 as a bound would miss by one value, hence the clamp below.
+      const threshold = Math.min(0xffffffff, Math.ceil(m.keep * 4294967296));
       return {
         kind: "random",
         math: `keep memory i of query b iff hash3(${m.seed}, b, i) < ${m.keep} * 2^32`,

@@ -1,0 +1,526 @@
+// Copied by hopc from src/runtime/standalone.ts. Do not edit.
+// hopc runtime: runs one compiled retrieval kernel on a GPUDevice, in Deno or a browser.
+//
+// This file is self-contained on purpose (it imports nothing): `hopc compile` copies it beside the
+// generated modules as `hopc_runtime.ts`, and the compiler's own runtime uses this same code, so
+// what a generated module runs is exactly what the tests check.
+//
+// A kernel's WGSL depends only on its model. Everything that depends on the data's shapes (M, D)
+// and the adapter's limits is planned here at load time and passed to the pipeline as override
+// constants (workgroup size, vec4 chunks per state, tile rows, ...) or as uniforms (M, D, B).
+//
+// Usage:
+//   const r = await Retrieval.load(device, kernel, X, M, D);   // memories uploaded once
+//   const { states } = await r.retrieve(Q, B);                // one submission, one readback
+
+/** What the runtime needs to know about a compiled model (emitted by `hopc compile`). */
+export interface KernelSpec {
+  name: string;
+  wgsl: string;
+  /** online: softmax-like maps in one pass; threshold: a kept score row and a threshold search. */
+  family: "online" | "threshold";
+  /** Per-memory number the similarity needs (computed on the GPU at load). */
+  memoryAux: "none" | "norm" | "half_sq_norm";
+  /** Memories (at load) and queries (before step 1) pass through the post-transform. */
+  transformsInputs: boolean;
+  mask: "none" | "topk" | "random";
+  /** The smallest M the model accepts (its top-k K or k-subsets k). */
+  minMemories: number;
+}
+
+/** The adapter limits a plan depends on (names as in GPUSupportedLimits). */
+export interface PlanLimits {
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
+  maxStorageBufferBindingSize: number;
+  maxComputeWorkgroupsPerDimension: number;
+}
+
+/** Shape-dependent choices, passed to the pipeline as override constants. */
+export interface ShapePlan {
+  /** Threads per workgroup (one workgroup per query). */
+  workgroupSize: number;
+  /** D rounded up to a multiple of 4: states and memories are vec4<f32> rows. */
+  paddedDim: number;
+  /** Rows of X staged through workgroup memory at a time (each read once per step). */
+  tileRows: number;
+  /** Threads sharing one row's dot product in the score pass. */
+  lanes: number;
+  /** Row groups splitting the readout's rows (each thread owns chunks of one group). */
+  groups: number;
+  /** Where a query's score row lives (threshold family). */
+  scores: "workgroup" | "storage" | "none";
+  /** Length of the workgroup score row (1 when the row is in storage). */
+  rowCapacity: number;
+  /** Bytes of workgroup memory the kernel declares with these constants. */
+  workgroupBytes: number;
+  notes: string[];
+}
+
+/** The data does not fit this adapter (a message for people, naming the limit). */
+export class PlanError extends Error {
+  constructor(message: string, readonly hint: string) {
+    super(message);
+    this.name = "PlanError";
+  }
+}
+
+const F32 = 4, VEC4 = 16;
+
+/** Some drivers (Mesa's GL backend) reserve a few bytes of workgroup memory: keep 256 spare. */
+const DRIVER_RESERVE = 256;
+
+export function planShapes(
+  kernel: Pick<KernelSpec, "family" | "mask">,
+  M: number,
+  D: number,
+  limits: PlanLimits,
+): ShapePlan {
+  const notes: string[] = [];
+  // Workgroup size: as many threads as the adapter allows, up to 256, a power of two so tree
+  // reductions halve evenly.
+  const maxThreads = Math.min(
+    limits.maxComputeInvocationsPerWorkgroup,
+    limits.maxComputeWorkgroupSizeX,
+    256,
+  );
+  let wg = 1;
+  while (wg * 2 <= maxThreads) wg *= 2;
+
+  const paddedDim = Math.ceil(D / 4) * 4;
+  const d4 = paddedDim / 4;
+  const groups = Math.floor(wg / Math.min(d4, wg));
+  const budget = limits.maxComputeWorkgroupStorageSize - DRIVER_RESERVE;
+  // Workgroup arrays, exactly as the kernel declares them.
+  const fixed = 2 * d4 * VEC4 + // state q, readout o
+    groups * d4 * VEC4 + // readout accumulators, one slot per (row group, chunk)
+    2 * wg * F32 + // partial dot products, reductions
+    (kernel.family === "online" ? 2 * groups * F32 + 2 * F32 : 0) + // per-group running max and sum
+    (kernel.mask !== "none" ? wg * F32 : 0); // u32 reductions of the masks
+  const perTileRow = d4 * VEC4 + F32;
+  if (fixed + perTileRow > budget) {
+    throw new PlanError(
+      `dimension D = ${D} needs ${
+        fixed + perTileRow
+      } bytes of workgroup memory, over this adapter's ${budget + DRIVER_RESERVE}`,
+      "use --device cpu (the float64 reference) for vectors this long",
+    );
+  }
+  // Tile rows: at most one per thread; the threshold family keeps half of what is left for the row.
+  const left = budget - fixed;
+  const tileRows = Math.max(
+    1,
+    Math.min(wg, Math.floor((kernel.family === "threshold" ? left / 2 : left) / perTileRow)),
+  );
+  if (tileRows < 4) notes.push(`D = ${D} is large: only ${tileRows} row(s) of X fit in a tile`);
+  let workgroupBytes = fixed + tileRows * perTileRow;
+
+  let scores: ShapePlan["scores"] = "none";
+  let rowCapacity = 1;
+  if (kernel.family === "threshold") {
+    const capacity = Math.floor((budget - workgroupBytes) / F32);
+    if (M <= capacity) {
+      scores = "workgroup";
+      rowCapacity = capacity; // declared at capacity: every M up to it shares this pipeline
+      notes.push(`score row in workgroup memory (M = ${M} <= ${capacity})`);
+    } else {
+      scores = "storage";
+      notes.push(
+        `score row in a storage scratch buffer (M = ${M} > ${capacity} fits no workgroup)`,
+      );
+    }
+    workgroupBytes += rowCapacity * F32;
+  } else {
+    notes.push(
+      "online softmax: scores and readout in one pass over each X tile, running max per row group",
+    );
+  }
+  return {
+    workgroupSize: wg,
+    paddedDim,
+    tileRows,
+    lanes: Math.max(1, Math.floor(wg / tileRows)),
+    groups,
+    scores,
+    rowCapacity,
+    workgroupBytes,
+    notes,
+  };
+}
+
+/** The pipeline's override constants for a plan (names as declared in the WGSL). */
+export function overrideConstants(plan: ShapePlan): Record<string, number> {
+  const d4 = plan.paddedDim / 4;
+  return {
+    WG: plan.workgroupSize,
+    D4: d4,
+    TILE: plan.tileRows,
+    LANES: plan.lanes,
+    CH: Math.min(d4, plan.workgroupSize),
+    GROUPS: plan.groups,
+    // Only the threshold family declares a score row.
+    ...(plan.scores === "none" ? {} : {
+      ROW_CAPACITY: plan.rowCapacity,
+      ROW_IN_WORKGROUP: plan.scores === "workgroup" ? 1 : 0,
+    }),
+  };
+}
+
+/** Binding indices of the kernel (the WGSL declares the same). */
+export const BINDINGS = {
+  shape: 0,
+  memories: 1,
+  memoryAux: 2,
+  queries: 3,
+  states: 4,
+  weights: 5,
+  scratch: 6,
+  stepsRun: 7,
+} as const;
+
+function layoutEntries(): GPUBindGroupLayoutEntry[] {
+  const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+    binding,
+    visibility: GPUShaderStage.COMPUTE,
+    buffer: { type },
+  });
+  return [
+    entry(BINDINGS.shape, "uniform"),
+    entry(BINDINGS.memories, "read-only-storage"),
+    entry(BINDINGS.memoryAux, "read-only-storage"),
+    entry(BINDINGS.queries, "read-only-storage"),
+    entry(BINDINGS.states, "storage"),
+    entry(BINDINGS.weights, "storage"),
+    entry(BINDINGS.scratch, "storage"),
+    entry(BINDINGS.stepsRun, "storage"),
+  ];
+}
+
+interface Compiled {
+  layout: GPUBindGroupLayout;
+  main: GPUComputePipeline;
+  prepare: GPUComputePipeline;
+}
+
+// Pipelines per device, keyed by the WGSL text and the override constants: a second load of the
+// same model at compatible shapes compiles nothing.
+const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<Compiled>>>();
+export const pipelineStats = { builds: 0, hits: 0 };
+
+function compile(
+  device: GPUDevice,
+  kernel: KernelSpec,
+  constants: Record<string, number>,
+): Promise<Compiled> {
+  let perDevice = pipelineCache.get(device);
+  if (!perDevice) pipelineCache.set(device, perDevice = new Map());
+  const key = JSON.stringify(constants) + "\n" + kernel.wgsl;
+  const hit = perDevice.get(key);
+  if (hit) {
+    pipelineStats.hits++;
+    return hit;
+  }
+  pipelineStats.builds++;
+  const build = (async () => {
+    const module = device.createShaderModule({ label: `hopc ${kernel.name}`, code: kernel.wgsl });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === "error");
+    if (errors.length > 0) {
+      const lines = kernel.wgsl.split("\n");
+      throw new Error(
+        `the WGSL of model \`${kernel.name}\` does not compile (a hopc bug):\n` +
+          errors.map((m) =>
+            `  ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1] ?? ""}`
+          ).join("\n"),
+      );
+    }
+    const layout = device.createBindGroupLayout({
+      label: "hopc retrieval",
+      entries: layoutEntries(),
+    });
+    const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+    device.pushErrorScope("validation");
+    device.pushErrorScope("internal");
+    const make = (entryPoint: string) =>
+      device.createComputePipelineAsync({
+        label: `hopc ${kernel.name} ${entryPoint}`,
+        layout: pipelineLayout,
+        compute: { module, entryPoint, constants },
+      });
+    const [main, prepare] = await Promise.all([make("main"), make("prepare")]);
+    const internal = await device.popErrorScope();
+    const validation = await device.popErrorScope();
+    const error = validation ?? internal;
+    if (error) {
+      throw new Error(
+        `the pipeline of model \`${kernel.name}\` was rejected: ${
+          error.message || "(the driver gave no message)"
+        }`,
+      );
+    }
+    return { layout, main, prepare };
+  })();
+  perDevice.set(key, build);
+  build.catch(() => perDevice.delete(key));
+  return build;
+}
+
+export interface RetrieveResult {
+  /** Final states, B x D, row-major. */
+  states: Float32Array;
+  /** Final weights, B x M, when asked for. */
+  weights?: Float32Array;
+  /** Steps each query ran (fewer than the maximum where `until` stopped it). */
+  stepsRun: Uint32Array;
+}
+
+/** D-column rows as zero-padded rows of paddedDim columns, in float32. */
+export function padRows(
+  data: ArrayLike<number>,
+  rows: number,
+  D: number,
+  paddedDim: number,
+): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(rows * paddedDim);
+  for (let i = 0; i < rows; i++) {
+    for (let d = 0; d < D; d++) out[i * paddedDim + d] = data[i * D + d];
+  }
+  return out;
+}
+
+export interface LoadOptions {
+  /** Adapter limits to plan with (default: the device's). */
+  limits?: PlanLimits;
+}
+
+/** One model bound to its memories on one device. */
+export class Retrieval {
+  #bufs = new Map<string, GPUBuffer>();
+  private constructor(
+    readonly device: GPUDevice,
+    readonly kernel: KernelSpec,
+    readonly plan: ShapePlan,
+    readonly M: number,
+    readonly D: number,
+    readonly limits: PlanLimits,
+    readonly compiled: Compiled,
+    readonly memories: GPUBuffer,
+    readonly memoryAux: GPUBuffer,
+    readonly uniform: GPUBuffer,
+  ) {}
+
+  static async load(
+    device: GPUDevice,
+    kernel: KernelSpec,
+    X: ArrayLike<number>,
+    M: number,
+    D: number,
+    opts: LoadOptions = {},
+  ): Promise<Retrieval> {
+    if (!(M >= 1 && D >= 1 && X.length === M * D)) {
+      throw new RangeError(`memories must be M x D = ${M} x ${D} values, got ${X.length}`);
+    }
+    if (M < kernel.minMemories) {
+      throw new RangeError(
+        `model \`${kernel.name}\` needs at least ${kernel.minMemories} memories, got M = ${M}`,
+      );
+    }
+    const limits = opts.limits ?? device.limits;
+    const plan = planShapes(kernel, M, D, limits);
+    const bytes = M * plan.paddedDim * 4;
+    if (bytes > limits.maxStorageBufferBindingSize) {
+      throw new PlanError(
+        `the memories need ${bytes} bytes on the GPU (M = ${M}, D = ${D}), over this adapter's storage binding limit of ${limits.maxStorageBufferBindingSize} bytes`,
+        "split the memories into several models, or use --device cpu",
+      );
+    }
+    const compiled = await compile(device, kernel, overrideConstants(plan));
+    const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const raw = device.createBuffer({
+      label: "hopc memories",
+      size: Math.max(16, bytes),
+      usage: storage,
+    });
+    device.queue.writeBuffer(raw, 0, padRows(X, M, D, plan.paddedDim));
+    const uniform = device.createBuffer({
+      label: "hopc shape",
+      size: 32,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const needsPrepare = kernel.transformsInputs || kernel.memoryAux !== "none";
+    if (!needsPrepare) {
+      const aux = device.createBuffer({
+        label: "hopc memory aux (unused)",
+        size: 16,
+        usage: storage,
+      });
+      return new Retrieval(device, kernel, plan, M, D, limits, compiled, raw, aux, uniform);
+    }
+    // The `prepare` entry point post-transforms each memory row and computes its norm, on the GPU
+    // with the same code that transforms the queries.
+    const prepared = device.createBuffer({
+      label: "hopc prepared memories",
+      size: Math.max(16, bytes),
+      usage: storage,
+    });
+    const aux = device.createBuffer({
+      label: "hopc memory aux",
+      size: Math.max(16, M * 4),
+      usage: storage,
+    });
+    const dummy = (label: string) => device.createBuffer({ label, size: 16, usage: storage });
+    const unusedRead = [dummy("unused"), dummy("unused")];
+    const unusedWrite = [dummy("unused"), dummy("unused")];
+    device.queue.writeBuffer(uniform, 0, new Uint32Array([M, D, M, 1, 0, M, 1, 0]));
+    const group = device.createBindGroup({
+      layout: compiled.layout,
+      entries: [
+        uniform,
+        unusedRead[0],
+        unusedRead[1],
+        raw,
+        prepared,
+        aux,
+        unusedWrite[0],
+        unusedWrite[1],
+      ]
+        .map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    const encoder = device.createCommandEncoder({ label: "hopc prepare memories" });
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(compiled.prepare);
+    pass.setBindGroup(0, group);
+    const maxX = limits.maxComputeWorkgroupsPerDimension;
+    pass.dispatchWorkgroups(Math.min(M, maxX), Math.ceil(M / maxX));
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    for (const b of [raw, ...unusedRead, ...unusedWrite]) b.destroy(); // freed once the work is done
+    return new Retrieval(device, kernel, plan, M, D, limits, compiled, prepared, aux, uniform);
+  }
+
+  /** A reusable buffer of at least `bytes`, grown when a call needs more. */
+  #buffer(name: string, bytes: number, usage: number): GPUBuffer {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    let b = this.#bufs.get(name);
+    if (!b || b.size < size) {
+      b?.destroy();
+      b = this.device.createBuffer({ label: `hopc ${name}`, size, usage });
+      this.#bufs.set(name, b);
+    }
+    return b;
+  }
+
+  /**
+   * Retrieve B queries (B x D, row-major). `weights` also returns the final weights [B, M];
+   * `transformed` says the queries already went through the input post-transform (a trace
+   * resuming from a previous step's states).
+   */
+  async retrieve(
+    Q: ArrayLike<number>,
+    B: number,
+    opts: { weights?: boolean; transformed?: boolean } = {},
+  ): Promise<RetrieveResult> {
+    const { device, plan, M, D, limits } = this;
+    if (!(B >= 1 && Q.length === B * D)) {
+      throw new RangeError(`queries must be B x D = ${B} x ${D} values, got ${Q.length}`);
+    }
+    const wantWeights = opts.weights === true;
+    const maxBinding = limits.maxStorageBufferBindingSize;
+    const stateBytes = B * plan.paddedDim * 4;
+    const weightBytes = wantWeights ? B * M * 4 : 4;
+    for (const [what, bytes] of [["queries", stateBytes], ["weights", weightBytes]] as const) {
+      if (bytes > maxBinding) {
+        throw new PlanError(
+          `the ${what} of ${B} queries need ${bytes} bytes, over the storage binding limit of ${maxBinding}`,
+          "retrieve fewer queries per call",
+        );
+      }
+    }
+    // Score rows in storage take one row of M floats per query: queries go in slices that fit.
+    const slice = plan.scores === "storage"
+      ? Math.max(1, Math.min(B, Math.floor(maxBinding / (M * 4))))
+      : B;
+    const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const queries = this.#buffer("queries", stateBytes, storage);
+    const states = this.#buffer("states", stateBytes, storage);
+    const weights = this.#buffer("weights", weightBytes, storage);
+    const scratch = this.#buffer("scratch", plan.scores === "storage" ? slice * M * 4 : 4, storage);
+    const stepsRun = this.#buffer("steps run", B * 4, storage);
+    const readback = this.#buffer(
+      "readback",
+      stateBytes + B * 4 + (wantWeights ? B * M * 4 : 0),
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    );
+    device.queue.writeBuffer(queries, 0, padRows(Q, B, D, plan.paddedDim));
+    const group = device.createBindGroup({
+      layout: this.compiled.layout,
+      entries: [
+        this.uniform,
+        this.memories,
+        this.memoryAux,
+        queries,
+        states,
+        weights,
+        scratch,
+        stepsRun,
+      ]
+        .map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    const maxX = limits.maxComputeWorkgroupsPerDimension;
+    for (let first = 0; first < B; first += slice) {
+      // Each slice needs its own uniforms, so its own submission (only when M is huge).
+      const count = Math.min(slice, B - first);
+      device.queue.writeBuffer(
+        this.uniform,
+        0,
+        new Uint32Array([M, D, B, wantWeights ? 1 : 0, first, count, opts.transformed ? 0 : 1, 0]),
+      );
+      const encoder = device.createCommandEncoder({ label: `hopc ${this.kernel.name}` });
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(this.compiled.main);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(Math.min(count, maxX), Math.ceil(count / maxX));
+      pass.end();
+      if (first + slice >= B) {
+        // The last slice carries the copies for the one readback of this call.
+        encoder.copyBufferToBuffer(states, 0, readback, 0, stateBytes);
+        encoder.copyBufferToBuffer(stepsRun, 0, readback, stateBytes, B * 4);
+        if (wantWeights) {
+          encoder.copyBufferToBuffer(weights, 0, readback, stateBytes + B * 4, B * M * 4);
+        }
+      }
+      device.queue.submit([encoder.finish()]);
+    }
+    await readback.mapAsync(GPUMapMode.READ);
+    try {
+      const bytes = readback.getMappedRange();
+      const padded = new Float32Array(bytes, 0, B * plan.paddedDim);
+      const out = new Float32Array(B * D);
+      for (let b = 0; b < B; b++) {
+        out.set(padded.subarray(b * plan.paddedDim, b * plan.paddedDim + D), b * D);
+      }
+      const result: RetrieveResult = {
+        states: out,
+        stepsRun: new Uint32Array(bytes.slice(stateBytes, stateBytes + B * 4)),
+      };
+      if (wantWeights) {
+        result.weights = new Float32Array(
+          bytes.slice(stateBytes + B * 4, stateBytes + B * 4 + B * M * 4),
+        );
+      }
+      return result;
+    } finally {
+      readback.unmap();
+    }
+  }
+
+  /** Free the GPU buffers (pipelines stay cached for the device). */
+  destroy(): void {
+    for (const b of this.#bufs.values()) b.destroy();
+    this.#bufs.clear();
+    this.memories.destroy();
+    this.memoryAux.destroy();
+    this.uniform.destroy();
+  }
+}

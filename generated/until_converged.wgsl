@@ -1,0 +1,314 @@
+// hopc retrieval kernel for model `until_converged` (examples/steps.hop)
+//
+//   scores  = beta * similarity(X, q)     beta = 1; s_i = x_i . q
+//   weights = p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 2
+//   q       = post(X^T weights)           q = z
+//   steps   = until |q_t - q_{t-1}| < 0.000001, at most 100
+//
+// plan: threshold: keep each query's score row, bisect tau (30 halvings), read out the support
+// One workgroup per query runs every step: no host round trip, no global synchronization.
+// Shapes arrive as override constants (planned at load by hopc_runtime.ts planShapes) and
+// uniforms (M, D, B), so one text serves every shape. Memories and queries are vec4<f32> rows
+// zero-padded to 4 * D4.
+
+override WG: u32 = 64u;                // threads per workgroup
+override D4: u32 = 1u;                 // vec4 chunks per state
+override TILE: u32 = 1u;               // rows of X staged in workgroup memory at a time
+override LANES: u32 = 64u;             // threads that share one row's dot product
+override CH: u32 = 1u;                 // chunks one row group covers in the readout
+override GROUPS: u32 = 64u;            // row groups that split the readout's rows
+override ROW_CAPACITY: u32 = 1u;       // length of the workgroup score row
+override ROW_IN_WORKGROUP: bool = true; // false: score rows live in the scratch buffer
+const BETA: f32 = 1.0;
+const MAX_STEPS: u32 = 100u;
+const TOL: f32 = 9.999999974752427e-7;
+const MASKED: f32 = -1.0e30;   // score of a memory the normalizer must not see (finite on purpose)
+const NO_MAX: f32 = -3.0e38;   // below every score, even masked ones
+
+struct Shape {
+  M: u32,              // memories
+  D: u32,              // true dimension (<= 4 * D4)
+  B: u32,              // queries
+  write_weights: u32,  // 1: store the final weights of every query
+  first_query: u32,    // index in the batch of this dispatch's first query
+  rows_in_scratch: u32, // queries this dispatch covers (its slice of scratch)
+  raw_queries: u32,    // 1: queries still need the input post-transform (0 when resuming a trace)
+}
+@group(0) @binding(0) var<uniform> shape: Shape;
+@group(0) @binding(1) var<storage, read> memories: array<vec4<f32>>;   // [M, D4]
+@group(0) @binding(2) var<storage, read> memory_aux: array<f32>;      // [M] (unused)
+@group(0) @binding(3) var<storage, read> queries: array<vec4<f32>>;     // [B, D4]
+@group(0) @binding(4) var<storage, read_write> states: array<vec4<f32>>; // [B, D4]
+@group(0) @binding(5) var<storage, read_write> weights: array<f32>;     // [B, M] when write_weights
+@group(0) @binding(6) var<storage, read_write> scratch: array<f32>;     // [B, M] score rows when they do not fit in workgroup memory
+@group(0) @binding(7) var<storage, read_write> steps_run: array<u32>;  // [B]
+
+var<workgroup> state: array<vec4<f32>, D4>;         // the query's current state q
+var<workgroup> o: array<vec4<f32>, D4>;             // readout X^T p before the post-transform
+var<workgroup> acc: array<vec4<f32>, GROUPS * D4>;  // readout partials per (row group, chunk)
+var<workgroup> xt: array<vec4<f32>, TILE * D4>;     // TILE rows of X
+var<workgroup> ts: array<f32, TILE>;                // scores of the tile's rows
+var<workgroup> ps: array<f32, WG>;                  // partial dot products
+var<workgroup> red: array<f32, WG>;                 // reductions
+var<workgroup> row: array<f32, ROW_CAPACITY>;       // the score row, then the weights
+var<private> query: u32;
+
+fn reduce_sum(lid: u32, v: f32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = workgroupUniformLoad(&red[0]);
+  workgroupBarrier();
+  return r;
+}
+fn reduce_max(lid: u32, v: f32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let r = workgroupUniformLoad(&red[0]);
+  workgroupBarrier();
+  return r;
+}
+fn reduce_min(lid: u32, v: f32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) { red[lid] = min(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let r = workgroupUniformLoad(&red[0]);
+  workgroupBarrier();
+  return r;
+}
+
+// A query's score row: in workgroup memory when M fits, else its slice of the scratch buffer.
+fn row_get(i: u32) -> f32 {
+  if (ROW_IN_WORKGROUP) { return row[i]; }
+  return scratch[(query - shape.first_query) * shape.M + i];
+}
+fn row_set(i: u32, v: f32) {
+  if (ROW_IN_WORKGROUP) { row[i] = v; } else { scratch[(query - shape.first_query) * shape.M + i] = v; }
+}
+fn row_barrier() {
+  storageBarrier();
+  workgroupBarrier();
+}
+
+// Real dimensions of chunk ch are 1, padding is 0 (padding must stay exactly 0).
+fn valid_lanes(ch: u32) -> vec4<f32> {
+  let d = vec4<u32>(4u * ch, 4u * ch + 1u, 4u * ch + 2u, 4u * ch + 3u);
+  return select(vec4<f32>(0.0), vec4<f32>(1.0), d < vec4<u32>(shape.D));
+}
+
+// state <- post(o). q = z. Returns |new state - old state|^2.
+fn post_transform(lid: u32) -> f32 {
+  var moved = 0.0;
+  for (var ch = lid; ch < D4; ch = ch + WG) {
+    let v = o[ch];
+    let valid = valid_lanes(ch);
+    let next = v;
+    let delta = next - state[ch];
+    moved = moved + dot(delta, delta);
+    state[ch] = next;
+  }
+  return reduce_sum(lid, moved);
+}
+
+// Stage rows [tile0, tile0 + rows) of X and score them; ts[r] = beta * s(x_{tile0 + r}, q).
+fn score_tile(lid: u32, tile0: u32, rows: u32, query_aux: f32) {
+  for (var e = lid; e < rows * D4; e = e + WG) {
+    xt[e] = memories[tile0 * D4 + e];
+  }
+  workgroupBarrier();
+  let r = lid / LANES;
+  let lane = lid % LANES;
+  var partial = 0.0;
+  if (r < rows) {
+    for (var ch = lane; ch < D4; ch = ch + LANES) {
+      let x = xt[r * D4 + ch];
+      let q = state[ch];
+      partial = partial + dot(x, q);
+    }
+  }
+  ps[lid] = partial;
+  workgroupBarrier();
+  if (lid < rows) {
+    var acc = 0.0;
+    for (var l = 0u; l < LANES; l = l + 1u) { acc = acc + ps[lid * LANES + l]; }
+    ts[lid] = BETA * (acc);
+  }
+  workgroupBarrier();
+}
+
+// Readout X^T p: thread lid accumulates chunks (lid % CH) + k CH of row group lid / CH into
+// its own slots of acc; row groups split the rows, so small D still keeps every thread busy.
+fn clear_partials(lid: u32) {
+  let row_group = lid / CH;
+  if (row_group < GROUPS) {
+    for (var ch = lid % CH; ch < D4; ch = ch + CH) { acc[row_group * D4 + ch] = vec4<f32>(0.0); }
+  }
+}
+
+fn scale_partials(lid: u32, factor: f32) {
+  let row_group = lid / CH;
+  if (row_group < GROUPS) {
+    for (var ch = lid % CH; ch < D4; ch = ch + CH) { acc[row_group * D4 + ch] = acc[row_group * D4 + ch] * factor; }
+  }
+}
+
+// Row r of the staged tile, or memory i read from storage, added with a weight.
+fn add_tile_row(lid: u32, weight: f32, r: u32) {
+  let row_group = lid / CH;
+  for (var ch = lid % CH; ch < D4; ch = ch + CH) {
+    acc[row_group * D4 + ch] = acc[row_group * D4 + ch] + weight * xt[r * D4 + ch];
+  }
+}
+
+fn add_memory_row(lid: u32, weight: f32, i: u32) {
+  let row_group = lid / CH;
+  for (var ch = lid % CH; ch < D4; ch = ch + CH) {
+    acc[row_group * D4 + ch] = acc[row_group * D4 + ch] + weight * memories[i * D4 + ch];
+  }
+}
+
+// o = sum over row groups of scale(group) * partials, divided by `divide`.
+fn combine_partials(lid: u32, final_max: f32, divide: f32) {
+  workgroupBarrier();
+  for (var ch = lid; ch < D4; ch = ch + WG) {
+    var total = vec4<f32>(0.0);
+    for (var g = 0u; g < GROUPS; g = g + 1u) {
+      let scale = 1.0;
+      total = total + scale * acc[g * D4 + ch];
+    }
+    o[ch] = total / divide;
+  }
+  workgroupBarrier();
+}
+
+// p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 2
+// x: the score with the row max m subtracted (and scaled); the threshold equation is
+// sum_i summand(x_i, tau) = 1.0; the weights are weight(x_i, tau) / their sum.
+fn shifted(s: f32, m: f32) -> f32 { return 1.0 * (s - m); }
+fn summand(x: f32, tau: f32) -> f32 { return max(x - tau, 0.0); }
+fn weight(x: f32, tau: f32) -> f32 { return max(x - tau, 0.0); }
+
+// One step of retrieval through a kept score row: scores, normalizer, sparse readout.
+fn retrieval_step(lid: u32) {
+  let query_aux = 0.0;
+  for (var tile0 = 0u; tile0 < shape.M; tile0 = tile0 + TILE) {
+    let rows = min(TILE, shape.M - tile0);
+    score_tile(lid, tile0, rows, query_aux);
+    if (lid < rows) { row_set(tile0 + lid, ts[lid]); }
+  }
+  row_barrier();
+  var part_max = NO_MAX;
+  var part_count = 0.0;
+  for (var i = lid; i < shape.M; i = i + WG) {
+    let s = row_get(i);
+    part_max = max(part_max, s);
+    part_count = part_count + select(0.0, 1.0, s > MASKED);
+  }
+  let m = reduce_max(lid, part_max);
+  // p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 2
+  // Bisection on tau (MATH.md 3.4-3.7): f(tau) = sum summand(x_i, tau) - target decreases in tau.
+  let n = reduce_sum(lid, part_count);
+  var lo = 0.0;
+  var hi = 0.0;
+  {
+    lo = -1.0;
+    hi = -pow(1.0 / f32(n), 1.0);
+  }
+  for (var it = 0u; it < 30u; it = it + 1u) {
+    let tau = 0.5 * (lo + hi);
+    var part_f = 0.0;
+    for (var i = lid; i < shape.M; i = i + WG) {
+      let s = row_get(i);
+      if (s > MASKED) {
+        part_f = part_f + summand(shifted(s, m), tau);
+      }
+    }
+    if (reduce_sum(lid, part_f) >= 1.0) { lo = tau; } else { hi = tau; }
+  }
+  // Weights at tau = lo, where the sum is at least the target (so the support is never empty).
+  let tau = lo;
+  var part_w = 0.0;
+  for (var i = lid; i < shape.M; i = i + WG) {
+    let s = row_get(i);
+    var w = 0.0;
+    if (s > MASKED) {
+      w = weight(shifted(s, m), tau);
+    }
+    part_w = part_w + w;
+    row_set(i, w);
+  }
+  let total = reduce_sum(lid, part_w);
+  row_barrier();
+  for (var i = lid; i < shape.M; i = i + WG) { row_set(i, row_get(i) / total); }
+  row_barrier();
+  if (shape.write_weights == 1u) {
+    for (var i = lid; i < shape.M; i = i + WG) { weights[query * shape.M + i] = row_get(i); }
+  }
+  // Readout over the support only: rows with weight exactly 0 are never read.
+  let row_group = lid / CH;
+  clear_partials(lid);
+  if (row_group < GROUPS) {
+    for (var i = row_group; i < shape.M; i = i + GROUPS) {
+      let p = row_get(i);
+      if (p != 0.0) { add_memory_row(lid, p, i); }
+    }
+  }
+  combine_partials(lid, 0.0, 1.0);
+}
+
+// Retrieval: workgroup (wid.x, wid.y) runs every step of one query.
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32,
+        @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) grid: vec3<u32>) {
+  // Tested on a let, not on the private `query`: uniformity analysis (Tint) takes every read of a
+  // private variable as non-uniform, which would make each later barrier non-uniform.
+  let index = shape.first_query + wid.y * grid.x + wid.x;
+  if (index >= shape.B || index - shape.first_query >= shape.rows_in_scratch) { return; }  // uniform
+  query = index;
+  for (var ch = lid; ch < D4; ch = ch + WG) { o[ch] = queries[query * D4 + ch]; }
+  workgroupBarrier();
+  for (var ch = lid; ch < D4; ch = ch + WG) { state[ch] = o[ch]; }
+  workgroupBarrier();
+  var steps_taken = 0u;
+  for (var t = 0u; t < MAX_STEPS; t = t + 1u) {
+    retrieval_step(lid);
+    let moved = post_transform(lid);
+    steps_taken = t + 1u;
+    if (sqrt(moved) < TOL) { break; }   // uniform: moved comes from a reduction
+  }
+  for (var ch = lid; ch < D4; ch = ch + WG) { states[query * D4 + ch] = state[ch]; }
+  if (lid == 0u) { steps_run[query] = steps_taken; }
+}
+
+// Load-time preparation of the memories, run once per load with queries = raw memories:
+// states[i] = x_i.
+@compute @workgroup_size(WG)
+fn prepare(@builtin(local_invocation_index) lid: u32,
+           @builtin(workgroup_id) wid: vec3<u32>,
+           @builtin(num_workgroups) grid: vec3<u32>) {
+  let index = wid.y * grid.x + wid.x;
+  if (index >= shape.B) { return; }  // uniform (see main)
+  query = index;
+  for (var ch = lid; ch < D4; ch = ch + WG) { o[ch] = queries[query * D4 + ch]; }
+  workgroupBarrier();
+  for (var ch = lid; ch < D4; ch = ch + WG) { state[ch] = o[ch]; }
+  workgroupBarrier();
+  var part_sq = 0.0;
+  for (var ch = lid; ch < D4; ch = ch + WG) {
+    states[query * D4 + ch] = state[ch];
+    part_sq = part_sq + dot(state[ch], state[ch]);
+  }
+  let sq = reduce_sum(lid, part_sq);
+  if (lid == 0u) { weights[query] = sq; }
+}

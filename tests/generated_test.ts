@@ -1,0 +1,67 @@
+// generated/ is the committed output of compiling examples/: it must match what the compiler
+// writes now, and a generated module must run its model with no help from the compiler.
+import assert from "node:assert/strict";
+import { checkText } from "../src/check.ts";
+import { emitModels, RUNTIME_FILE, runtimeText } from "../src/compile/emit.ts";
+import { gpuUnsupported } from "../src/plan/plan.ts";
+import { retrieveReference } from "../src/reference/interpreter.ts";
+import { acquireDevice } from "../src/runtime/device.ts";
+
+const root = new URL("../", import.meta.url);
+
+async function expectedFiles(): Promise<Map<string, string>> {
+  const all = new Map<string, string>();
+  const examples = [...Deno.readDirSync(new URL("examples/", root))]
+    .filter((e) => e.name.endsWith(".hop")).map((e) => e.name).sort();
+  for (const name of examples) {
+    const text = await Deno.readTextFile(new URL(`examples/${name}`, root));
+    const { models, diagnostics } = checkText(text, `examples/${name}`);
+    assert.deepEqual(diagnostics, []);
+    for (const [file, content] of emitModels(models, `examples/${name}`).files) {
+      assert.ok(!all.has(file), `two examples define a model that writes generated/${file}`);
+      all.set(file, content);
+    }
+  }
+  all.set(RUNTIME_FILE, await runtimeText());
+  return all;
+}
+
+Deno.test("generated/ is up to date with examples/ (run `deno task examples` if this fails)", async () => {
+  const expected = await expectedFiles();
+  const present = new Set([...Deno.readDirSync(new URL("generated/", root))].map((e) => e.name));
+  for (const [file, content] of expected) {
+    assert.ok(present.has(file), `generated/${file} is missing`);
+    const actual = await Deno.readTextFile(new URL(`generated/${file}`, root));
+    assert.ok(actual === content, `generated/${file} is stale`);
+  }
+  for (const file of present) {
+    assert.ok(expected.has(file), `generated/${file} comes from no example`);
+  }
+});
+
+Deno.test("a generated module runs its model and agrees with the float64 reference", async () => {
+  const ctx = await acquireDevice();
+  const text = await Deno.readTextFile(new URL("examples/sparse_l2.hop", root));
+  const model = checkText(text, "examples/sparse_l2.hop").models.find((m) =>
+    m.name === "sparse_l2"
+  )!;
+  assert.equal(gpuUnsupported(model), null);
+  const mod = await import(new URL("generated/sparse_l2.ts", root).href);
+  const M = 40, D = 10, B = 3;
+  const X = Float64Array.from(
+    { length: M * D },
+    (_, i) => Math.sin(1.7 * i) + Math.cos(0.3 * i * i),
+  );
+  const Q = Float64Array.from({ length: B * D }, (_, i) => X[i] + 0.2 * Math.sin(5.1 * i));
+  const memory = await mod.load(ctx.device, X, M, D);
+  const { states } = await memory.retrieve(Q, B);
+  memory.destroy();
+  const ref = retrieveReference(model, { rows: M, cols: D, data: X }, {
+    rows: B,
+    cols: D,
+    data: Q,
+  });
+  const scale = Math.max(...ref.states.data.map(Math.abs));
+  const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
+  assert.ok(err <= 1e-4 * scale, `max error ${err} vs scale ${scale}`);
+});
