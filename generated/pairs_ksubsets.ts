@@ -152,8 +152,9 @@ fn score_tile(lid: u32, tile0: u32, rows: u32, query_aux: f32) {
   ps[lid] = partial;
   workgroupBarrier();
   if (lid < rows) {
-    var acc = 0.0;
-    for (var l = 0u; l < LANES; l = l + 1u) { acc = acc + ps[lid * LANES + l]; }
+    var total = 0.0;
+    for (var l = 0u; l < LANES; l = l + 1u) { total = total + ps[lid * LANES + l]; }
+    let acc = total;
     ts[lid] = BETA * (acc);
   }
   workgroupBarrier();

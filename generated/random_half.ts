@@ -196,14 +196,18 @@ fn post_transform(lid: u32) -> f32 {
 
 // Stage rows [tile0, tile0 + rows) of X and score them; ts[r] = beta * s(x_{tile0 + r}, q).
 fn score_tile(lid: u32, tile0: u32, rows: u32, query_aux: f32) {
+  // Random mask: decide each row's fate first, so dropped rows are neither loaded nor scored
+  // and the cost falls with \`keep\`.
+  if (lid < rows) { ts[lid] = select(MASKED, 0.0, is_kept(tile0 + lid)); }
+  workgroupBarrier();
   for (var e = lid; e < rows * D4; e = e + WG) {
-    xt[e] = memories[tile0 * D4 + e];
+    if (ts[e / D4] > MASKED) { xt[e] = memories[tile0 * D4 + e]; }
   }
   workgroupBarrier();
   let r = lid / LANES;
   let lane = lid % LANES;
   var partial = 0.0;
-  if (r < rows && is_kept(tile0 + r)) {
+  if (r < rows && ts[r] > MASKED) {
     for (var ch = lane; ch < D4; ch = ch + LANES) {
       let x = xt[r * D4 + ch];
       let q = state[ch];
@@ -212,10 +216,11 @@ fn score_tile(lid: u32, tile0: u32, rows: u32, query_aux: f32) {
   }
   ps[lid] = partial;
   workgroupBarrier();
-  if (lid < rows) {
-    var acc = 0.0;
-    for (var l = 0u; l < LANES; l = l + 1u) { acc = acc + ps[lid * LANES + l]; }
-    ts[lid] = select(MASKED, BETA * (acc), is_kept(tile0 + lid));
+  if (lid < rows && ts[lid] > MASKED) {
+    var total = 0.0;
+    for (var l = 0u; l < LANES; l = l + 1u) { total = total + ps[lid * LANES + l]; }
+    let acc = total;
+    ts[lid] = BETA * (acc);
   }
   workgroupBarrier();
 }

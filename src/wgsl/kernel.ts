@@ -364,16 +364,28 @@ fn query_aux_of_state(lid: u32) -> f32 {
  */
 function scorePass(c: Ctx): string {
   const masked = c.mask.kind === "random";
+  const keptFlags = masked
+    ? `  // Random mask: decide each row's fate first, so dropped rows are neither loaded nor scored
+  // and the cost falls with \`keep\`.
+  if (lid < rows) { ts[lid] = select(MASKED, 0.0, is_kept(tile0 + lid)); }
+  workgroupBarrier();
+`
+    : "";
+  const kept = (r: string) => masked ? ` && ts[${r}] > MASKED` : "";
   return `// Stage rows [tile0, tile0 + rows) of X and score them; ts[r] = beta * s(x_{tile0 + r}, q).
 fn score_tile(lid: u32, tile0: u32, rows: u32, query_aux: f32) {
-  for (var e = lid; e < rows * D4; e = e + WG) {
-    xt[e] = memories[tile0 * D4 + e];
+${keptFlags}  for (var e = lid; e < rows * D4; e = e + WG) {
+    ${
+    masked
+      ? "if (ts[e / D4] > MASKED) { xt[e] = memories[tile0 * D4 + e]; }"
+      : "xt[e] = memories[tile0 * D4 + e];"
+  }
   }
   workgroupBarrier();
   let r = lid / LANES;
   let lane = lid % LANES;
   var partial = 0.0;
-  if (r < rows${masked ? " && is_kept(tile0 + r)" : ""}) {
+  if (r < rows${kept("r")}) {
     for (var ch = lane; ch < D4; ch = ch + LANES) {
       let x = xt[r * D4 + ch];
       let q = state[ch];
@@ -382,14 +394,15 @@ fn score_tile(lid: u32, tile0: u32, rows: u32, query_aux: f32) {
   }
   ps[lid] = partial;
   workgroupBarrier();
-  if (lid < rows) {
-    var acc = 0.0;
-    for (var l = 0u; l < LANES; l = l + 1u) { acc = acc + ps[lid * LANES + l]; }
-${c.sim.memoryAux === "none" ? "" : "    let mem_aux = memory_aux[tile0 + lid];\n"}    ts[lid] = ${
-    masked
-      ? "select(MASKED, BETA * (" + c.sim.finish + "), is_kept(tile0 + lid))"
-      : `BETA * (${c.sim.finish})`
-  };
+  if (lid < rows${kept("lid")}) {
+    var total = 0.0;
+    for (var l = 0u; l < LANES; l = l + 1u) { total = total + ps[lid * LANES + l]; }
+    let acc = total;
+${
+    c.sim.memoryAux === "none"
+      ? ""
+      : "    let mem_aux = memory_aux[tile0 + lid];\n"
+  }    ts[lid] = BETA * (${c.sim.finish});
   }
   workgroupBarrier();
 }
