@@ -81,6 +81,7 @@ export async function acquireDevice(
 }
 
 async function createContext(): Promise<GpuContext | null> {
+  quietMesa();
   // `navigator.gpu` is missing where WebGPU is not built in; an adapter probe can also throw.
   const gpu: GPU | undefined = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) return null;
@@ -171,4 +172,18 @@ function formatBytes(n: number): string {
     }
   }
   return `${n} bytes`;
+}
+
+/**
+ * Mesa prints "XDG_RUNTIME_DIR is invalid or not set" when creating an adapter without it; give it
+ * a private folder (where the permissions allow) so a user's terminal shows only hopc's output.
+ */
+function quietMesa(): void {
+  try {
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+      Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "hopc-xdg-" }));
+    }
+  } catch {
+    // Without --allow-env or --allow-write the message stays; it is harmless.
+  }
 }
