@@ -115,7 +115,12 @@ Deno.test("post layernorm: mean 0, ‖q‖² = D·var/(var + eps), matches the f
       close(out.reduce((s, x) => s + x, 0) / D, 0, 1e-12 * (1 + Math.sqrt(D)), "mean");
       close(dotv(out, out), (D * v) / (v + eps), 1e-10 * D, "‖q‖²");
       for (let i = 0; i < D; i++) close(out[i], (z[i] - mean) * scale, 1e-10, "formula");
-      assert.equal(layernorm.energy(out, spec, 1), 0);
+      // Ψ(q) = −sqrt(D·eps·(D − ‖q‖²)): the conjugate of the map's potential (see layernorm.ts).
+      const sq = out.reduce((t, v) => t + v * v, 0);
+      assert.ok(
+        Math.abs(layernorm.energy(out, spec, 1) + Math.sqrt(D * spec.eps * Math.max(D - sq, 0))) <
+          1e-12,
+      );
     }),
   );
   // Hand: [1, 2, 3] → mean 2, var 2/3 → (z − 2)/sqrt(2/3 + eps).

@@ -1,7 +1,13 @@
 // The `hopc` command line (LANGUAGE.md section 3). Exit codes: 0 success, 1 the input is wrong (a
 // diagnostic was printed), 2 the command line itself is wrong, 3 no usable WebGPU adapter where one
 // was required. Outputs are written only after the whole run succeeded, atomically.
-import { type Diagnostic, formatDiagnostics, HopError, NoAdapterError } from "../diagnostics.ts";
+import {
+  type Diagnostic,
+  formatDiagnostics,
+  HopError,
+  inputError,
+  NoAdapterError,
+} from "../diagnostics.ts";
 import type { Model } from "../ir.ts";
 import { checkText } from "../check.ts";
 import { parse } from "../../grammar/index.ts";
@@ -168,6 +174,10 @@ async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): 
     sources.set(args.file, text);
     const { ast, diagnostics } = parse(text, args.file);
     if (diagnostics.length > 0) throw new HopError(diagnostics);
+    // An unknown --model is an error here as well (pickModel only reads the names).
+    if (args.model !== undefined) {
+      pickModel(ast.models as unknown as Model[], args.model, args.file);
+    }
     const model = args.model === undefined ? ast : {
       ...ast,
       models: ast.models.filter((m: { name: string }) => m.name === args.model),
@@ -230,9 +240,34 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
     }
   }
 
+  // Overflow (huge data times beta) must not pass for a result.
+  const bad = result.states.data.findIndex((v) =>
+    !Number.isFinite(v) || Math.abs(v) > 3.4028234663852886e38
+  );
+  if (bad >= 0) {
+    throw inputError(
+      memPath,
+      `retrieval produced a non-finite value (query ${Math.floor(bad / Q.cols)}, column ${
+        bad % Q.cols
+      }): the scores overflow`,
+      "scale the memories and queries down, or lower beta",
+    );
+  }
+
   // Everything is computed; only now are files written, each atomically, the main output last
-  // so that its presence means the run succeeded.
-  if (args.weights) await writeFileAtomic(args.weights, encodeNpy(result.weights));
+  // so that its presence means the run succeeded. A write that fails (a missing directory, ...)
+  // is an input error, and the files this run already wrote are removed: no partial output.
+  const written: string[] = [];
+  const put = async (path: string, bytes: Uint8Array) => {
+    try {
+      await writeFileAtomic(path, bytes);
+    } catch (e) {
+      for (const p of written) await Deno.remove(p).catch(() => {});
+      throw inputError(path, `cannot write the file: ${(e as Error).message}`);
+    }
+    written.push(path);
+  };
+  if (args.weights) await put(args.weights, encodeNpy(result.weights));
   if (args.trace) {
     const trace = {
       model: model.name,
@@ -240,12 +275,9 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
       steps: result.trace,
       stepsRun: result.stepsRun,
     };
-    await writeFileAtomic(
-      args.trace,
-      new TextEncoder().encode(JSON.stringify(trace, null, 2) + "\n"),
-    );
+    await put(args.trace, new TextEncoder().encode(JSON.stringify(trace, null, 2) + "\n"));
   }
-  await writeFileAtomic(args.output!, encodeNpy(result.states));
+  await put(args.output!, encodeNpy(result.states));
   io.err(
     `hopc: retrieved ${Q.rows} queries with model \`${model.name}\` on ${
       device === "cpu" ? "cpu (float64 reference)" : "gpu"

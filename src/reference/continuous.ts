@@ -13,12 +13,23 @@ import type { Mat } from "../parts/types.ts";
 
 export type ContinuousMemory = Extract<Memory, { kind: "continuous" }>;
 
+/** The box bin of t: bins are [(n-1)/N, n/N), the last one closed at t = 1. */
+export function boxBin(t: number, N: number): number {
+  // floor(t N) can round down across a boundary (t = 7.5/11 = 15/22 gives t N = 14.999...);
+  // compare with the boundaries themselves, computed as n/N, so that a memory that sits
+  // exactly on a boundary (t_l = k/N) lands in the upper bin as the half-open bins say.
+  let n = Math.min(N - 1, Math.max(0, Math.floor(t * N)));
+  if (n + 1 < N && (n + 1) / N <= t) n++;
+  else if (n > 0 && n / N > t) n--;
+  return n;
+}
+
 /** psi_n(t) for every n. Box bins are [(n-1)/N, n/N), the last one closed at t = 1. */
 export function basisAt(spec: ContinuousMemory, t: number, out: Float64Array): void {
   const N = spec.functions;
   if (spec.basis === "box") {
     out.fill(0);
-    out[Math.min(N - 1, Math.max(0, Math.floor(t * N)))] = 1;
+    out[boxBin(t, N)] = 1;
     return;
   }
   // Gaussian bumps of peak 1 (same scale as the box indicators, so `ridge` means the same).
@@ -49,8 +60,9 @@ export function fitCoefficients(spec: ContinuousMemory, X: Mat): Mat {
 
 /**
  * Solve G Y = R for symmetric positive (semi)definite G (n x n) by Cholesky. With ridge = 0 and a
- * bin that holds no memory the system is singular; a tiny jitter keeps it solvable and gives
- * that empty bin a zero row, which is what the pseudo-inverse gives.
+ * bin that holds no memory the system is singular; a tiny jitter on such (near-)zero pivots
+ * keeps it solvable and gives that empty bin a zero row, which is what the pseudo-inverse gives.
+ * Pivots above the jitter are left alone, so a well-posed system (ridge > 0) is solved exactly.
  */
 function solveSpd(G: Float64Array, n: number, R: Float64Array, cols: number): Float64Array {
   const Lf = new Float64Array(n * n);
@@ -61,7 +73,7 @@ function solveSpd(G: Float64Array, n: number, R: Float64Array, cols: number): Fl
     for (let j = 0; j <= i; j++) {
       let s = G[i * n + j];
       for (let k = 0; k < j; k++) s -= Lf[i * n + k] * Lf[j * n + k];
-      if (i === j) Lf[i * n + i] = Math.sqrt(Math.max(s, 0) + jitter);
+      if (i === j) Lf[i * n + i] = Math.sqrt(s > jitter ? s : Math.max(s, 0) + jitter);
       else Lf[i * n + j] = s / Lf[j * n + j];
     }
   }
@@ -91,7 +103,7 @@ export function trapezoidRule(points: number): { t: Float64Array; w: Float64Arra
   const t = new Float64Array(points), w = new Float64Array(points);
   const h = 1 / (points - 1);
   for (let j = 0; j < points; j++) {
-    t[j] = j * h;
+    t[j] = j / (points - 1); // correctly rounded, so points on a bin boundary are exactly k/N
     w[j] = j === 0 || j === points - 1 ? h / 2 : h;
   }
   return { t, w };
@@ -142,7 +154,9 @@ export function densityAtPoints(
   };
   // mass(tau) decreases in tau; at tau = 0 it is 0, and at tau = -(1/wmin)^(alpha-1) the top
   // point alone carries mass >= 1.
-  let lo = -Math.pow(1 / Math.min(...w), am1), hi = 0;
+  let wmin = Infinity; // a loop, not Math.min(...w): P can exceed the argument limit
+  for (const v of w) wmin = Math.min(wmin, v);
+  let lo = -Math.pow(1 / wmin, am1), hi = 0;
   for (let it = 0; it < 200; it++) {
     const mid = 0.5 * (lo + hi);
     if (mass(mid) >= 1) lo = mid;

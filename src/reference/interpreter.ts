@@ -183,9 +183,14 @@ function loadContinuous(model: Model, spec: ContinuousMemory, X: Mat): LoadedMem
     ? 2
     : null;
 
-  const rq = (q: Float64Array) => { // r = beta B q: the score of each basis function's coefficient
+  // The similarity scores the fitted signal: s(t) = beta * similarity(x(t), q) with
+  // x(t) = B^T psi(t). With dot this is beta q^T B^T psi(t), linear in psi (MATH.md 4.1); the
+  // other similarities (which the checker lets through) are applied to x(t) itself.
+  const sim = similarityPart(model.similarity);
+  const isDot = model.similarity.kind === "dot";
+  const rq = (q: Float64Array) => { // r = beta s(B, q): the score of each basis function's coefficient
     const r = new Float64Array(N);
-    similarityPart({ kind: "dot" }).reference(coeffs, q, { kind: "dot" }, r);
+    sim.reference(coeffs, q, model.similarity, r);
     for (let n = 0; n < N; n++) r[n] *= beta;
     return r;
   };
@@ -205,7 +210,7 @@ function loadContinuous(model: Model, spec: ContinuousMemory, X: Mat): LoadedMem
         return { next: post.reference(readout(coeffs, m), model.post, beta), weights: m };
       },
       energy(q) {
-        if (alpha !== null || model.post.kind !== "identity") return null;
+        if (alpha !== null || model.post.kind !== "identity" || !isDot) return null;
         // -1/beta log int_0^1 exp(s(t)) dt + |q|^2/2, the integral being mean_n exp(r_n).
         return -logMeanExp(rq(q)) / beta + post.energy(q, model.post, beta);
       },
@@ -215,9 +220,16 @@ function loadContinuous(model: Model, spec: ContinuousMemory, X: Mat): LoadedMem
   const psi = sampledBasis(spec); // P x N
   const { w } = trapezoidRule(spec.points);
   const P = spec.points;
+  // For similarities other than dot: the signal x(t_j) = B^T psi(t_j) at every point (P x D).
+  const signal = isDot ? null : matmul(psi, coeffs);
   const scoresAtPoints = (q: Float64Array) => {
-    const r = rq(q);
     const s = new Float64Array(P);
+    if (signal) {
+      sim.reference(signal, q, model.similarity, s);
+      for (let j = 0; j < P; j++) s[j] *= beta;
+      return s;
+    }
+    const r = rq(q);
     for (let j = 0; j < P; j++) {
       let acc = 0;
       for (let n = 0; n < N; n++) acc += psi.data[j * N + n] * r[n];
@@ -244,9 +256,10 @@ function loadContinuous(model: Model, spec: ContinuousMemory, X: Mat): LoadedMem
       };
     },
     energy(q) {
-      if (alpha !== null || model.post.kind !== "identity") return null;
+      if (alpha !== null || model.post.kind !== "identity" || !isDot) return null;
       const s = scoresAtPoints(q);
-      const max = Math.max(...s);
+      let max = -Infinity; // a loop, not Math.max(...s): P can exceed the argument limit
+      for (const v of s) max = Math.max(max, v);
       let integral = 0;
       for (let j = 0; j < P; j++) integral += w[j] * Math.exp(s[j] - max);
       return -(max + Math.log(integral)) / beta + post.energy(q, model.post, beta);
@@ -289,6 +302,19 @@ export function readout(X: Mat, w: Float64Array): Float64Array {
     for (let d = 0; d < X.cols; d++) z[d] += wi * X.data[row + d];
   }
   return z;
+}
+
+/** A B for row-major A (n x k) and B (k x m). */
+function matmul(A: Mat, B: Mat): Mat {
+  const out = new Float64Array(A.rows * B.cols);
+  for (let i = 0; i < A.rows; i++) {
+    for (let k = 0; k < A.cols; k++) {
+      const a = A.data[i * A.cols + k];
+      if (a === 0) continue;
+      for (let j = 0; j < B.cols; j++) out[i * B.cols + j] += a * B.data[k * B.cols + j];
+    }
+  }
+  return { rows: A.rows, cols: B.cols, data: out };
 }
 
 export function mapRows(X: Mat, f: (row: Float64Array) => Float64Array): Mat {

@@ -3,7 +3,10 @@
 //
 //   forward    q⁺ = (z − mean z) / sqrt(mean((z − mean z)²) + eps)   (biased variance)
 //              so mean q⁺ = 0 and ‖q⁺‖² = D·var/(var + eps)
-//   energy     Ψ(q) = 0: q lies on {1ᵀq = 0, ‖q‖ ≤ r ρ} by construction (indicator's value there)
+//   energy     Ψ(q) = −sqrt(D·eps·(D − ‖q‖²)) on {1ᵀq = 0, ‖q‖² ≤ D} (+∞ elsewhere) [DERIVED]:
+//              the update is ∇Ψ* with Ψ*(z) = sqrt(D·(‖Pz‖² + D·eps)), P the centring, so this Ψ
+//              (its conjugate) makes the step a CCCP step and the energy non-increasing. As
+//              eps → 0 it tends to the indicator of the LN set that MATH.md 2.3 states.
 //   inputs     memories and queries are transformed first (MATH.md §2.2)
 import type { Post } from "../../ir.ts";
 import type { PostPart } from "../types.ts";
@@ -31,5 +34,10 @@ export const layernorm: PostPart<LayerNorm> = {
     for (let i = 0; i < d; i++) out[i] *= c;
     return out;
   },
-  energy: () => 0,
+  energy: (q, spec) => {
+    const d = q.length;
+    let sq = 0;
+    for (const v of q) sq += v * v;
+    return -Math.sqrt(d * spec.eps * Math.max(d - sq, 0));
+  },
 };
