@@ -313,7 +313,12 @@ fn prepare(@builtin(local_invocation_index) lid: u32,
   query = index;
   for (var ch = lid; ch < D4; ch = ch + WG) { o[ch] = queries[query * D4 + ch]; }
   workgroupBarrier();
-  _ = post_transform(lid);    // inputs are post-transformed like the memories (MATH.md 2.2)
+  if (shape.raw_queries == 1u) {
+    _ = post_transform(lid);  // queries are post-transformed like the memories (MATH.md 2.2)
+  } else {
+    for (var ch = lid; ch < D4; ch = ch + WG) { state[ch] = o[ch]; }
+    workgroupBarrier();
+  }
   var part_sq = 0.0;
   for (var ch = lid; ch < D4; ch = ch + WG) {
     states[query * D4 + ch] = state[ch];

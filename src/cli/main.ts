@@ -231,7 +231,11 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
       const out = await r.retrieve(Q, { weights: args.weights !== undefined });
       result = {
         states: { rows: Q.rows, cols: Q.cols, data: Float64Array.from(out.states) },
-        weights: { rows: Q.rows, cols: X.rows, data: Float64Array.from(out.weights ?? []) },
+        weights: {
+          rows: Q.rows,
+          cols: out.weights ? out.weights.length / Q.rows : 0,
+          data: Float64Array.from(out.weights ?? []),
+        },
         stepsRun: Array.from(out.stepsRun),
         trace: [],
       };

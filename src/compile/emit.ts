@@ -21,7 +21,10 @@ export function emitModels(models: Model[], sourceName: string): Emitted {
   const files = new Map<string, string>();
   const skipped: Emitted["skipped"] = [];
   for (const model of models) {
-    const reason = gpuUnsupported(model);
+    const reason = gpuUnsupported(model) ??
+      (model.memory.kind === "continuous"
+        ? "continuous memory runs on the GPU through hopc's runtime (its pooled fit is done by the compiler's load), not yet in a generated module"
+        : null);
     if (reason) {
       skipped.push({ model: model.name, reason });
       continue;

@@ -12,6 +12,7 @@ import { HopError } from "../diagnostics.ts";
 import { type Model, Steps } from "../ir.ts";
 import type { Shapes } from "../shapes.ts";
 import { kernelChoices } from "../wgsl/kernel.ts";
+import { poolContinuous } from "./continuous_pass.ts";
 import {
   overrideConstants,
   PlanError,
@@ -50,13 +51,22 @@ export const Plan = z.object({
   workgroupBytes: z.number().int().positive(),
   /** The pipeline's override constants (what the WGSL text leaves open). */
   overrides: z.record(z.string(), z.number()),
+  /** A compiler pass that rewrote the model before planning (continuous memory, box, exact). */
+  lowering: z.object({
+    pass: z.literal("continuous-box-exact-to-pooled"),
+    functions: z.number().int().positive(),
+    betaScale: z.number().positive(),
+    note: z.string(),
+  }).optional(),
   notes: z.array(z.string()),
 });
 export type Plan = z.infer<typeof Plan>;
 
 /** Why a model has no GPU lowering yet, or null if it has one. */
 export function gpuUnsupported(model: Model): string | null {
-  if (model.memory.kind === "continuous") return "continuous memory has no GPU lowering yet";
+  if (model.memory.kind === "continuous" && !poolContinuous(model)) {
+    return "continuous memory with a gaussian basis or trapezoid quadrature has no GPU lowering yet";
+  }
   if (model.similarity.kind === "features") return "features similarity has no GPU lowering yet";
   return null;
 }
@@ -78,6 +88,22 @@ export function makePlan(
     }]);
   const unsupported = gpuUnsupported(model);
   if (unsupported) throw error(unsupported, "run it with --device cpu (the float64 reference)");
+  // Continuous box/exact memories are planned as the discrete memory of their N pooled rows.
+  const pooled = poolContinuous(model);
+  if (pooled) {
+    return Plan.parse({
+      ...makePlan(pooled.model, { M: pooled.spec.functions, D: shapes.D }, limits),
+      model: model.name,
+      lowering: {
+        pass: "continuous-box-exact-to-pooled",
+        functions: pooled.spec.functions,
+        betaScale: pooled.betaScale,
+        note:
+          `box basis + exact quadrature = discrete retrieval over the ${pooled.spec.functions} pooled rows ` +
+          `b_n = sum_bin x / (c_n + ${pooled.spec.ridge}), beta scaled by N^(1 - alpha) = ${pooled.betaScale} (MATH.md 4.2)`,
+      },
+    });
+  }
   const choices = kernelChoices(model);
   try {
     const shape = planShapes(

@@ -11,6 +11,10 @@ import { checkShapes, modelError } from "../shapes.ts";
 import { kernelSpec } from "../wgsl/kernel.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
 import { PlanError, Retrieval, type RetrieveResult } from "./standalone.ts";
+import { poolContinuous } from "../plan/continuous_pass.ts";
+import { fitCoefficients } from "../reference/continuous.ts";
+import { mapRows } from "../reference/interpreter.ts";
+import { postPart } from "../parts/registry.ts";
 
 export type GpuResult = RetrieveResult;
 
@@ -28,10 +32,24 @@ export async function load(model: Model, X: Mat, ctx?: GpuContext): Promise<Retr
   ctx ??= await acquireDevice();
   const M = X.rows, D = X.cols;
   const plan = makePlan(model, { M, D }, ctx.limits); // throws a HopError for unsupported models
-  const kernel = kernelSpec(model);
+  // Continuous box/exact memories: fit the pooled rows on the host (float64, O(L D)) from the
+  // post-transformed memories, then run the discrete kernel on them.
+  const pooled = poolContinuous(model);
+  const kernel = kernelSpec(pooled?.model ?? model);
+  let rows = X;
+  if (pooled) {
+    const post = postPart(model.post);
+    const transformed = post.transformsInputs
+      ? mapRows(X, (r) => post.reference(r, model.post, model.beta))
+      : X;
+    rows = fitCoefficients(pooled.spec, transformed);
+  }
   let retrieval: Retrieval;
   try {
-    retrieval = await Retrieval.load(ctx.device, kernel, X.data, M, D, { limits: ctx.limits });
+    retrieval = await Retrieval.load(ctx.device, kernel, rows.data, rows.rows, D, {
+      limits: ctx.limits,
+      memoriesTransformed: pooled !== null,
+    });
   } catch (e) {
     if (e instanceof PlanError) throw modelError(model, "memory", e.message, e.hint);
     throw e;

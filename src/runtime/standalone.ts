@@ -291,6 +291,11 @@ export function padRows(
 export interface LoadOptions {
   /** Adapter limits to plan with (default: the device's). */
   limits?: PlanLimits;
+  /**
+   * The memories already went through the input post-transform (the compiler's continuous-memory
+   * pass fits coefficients from transformed memories): only their norms are computed at load.
+   */
+  memoriesTransformed?: boolean;
 }
 
 /** One model bound to its memories on one device. */
@@ -347,7 +352,8 @@ export class Retrieval {
       size: 32,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    const needsPrepare = kernel.transformsInputs || kernel.memoryAux !== "none";
+    const needsPrepare = (kernel.transformsInputs && !opts.memoriesTransformed) ||
+      kernel.memoryAux !== "none";
     if (!needsPrepare) {
       const aux = device.createBuffer({
         label: "hopc memory aux (unused)",
@@ -371,7 +377,11 @@ export class Retrieval {
     const dummy = (label: string) => device.createBuffer({ label, size: 16, usage: storage });
     const unusedRead = [dummy("unused"), dummy("unused")];
     const unusedWrite = [dummy("unused"), dummy("unused")];
-    device.queue.writeBuffer(uniform, 0, new Uint32Array([M, D, M, 1, 0, M, 1, 0]));
+    device.queue.writeBuffer(
+      uniform,
+      0,
+      new Uint32Array([M, D, M, 1, 0, M, opts.memoriesTransformed ? 0 : 1, 0]),
+    );
     const group = device.createBindGroup({
       layout: compiled.layout,
       entries: [

@@ -18,7 +18,8 @@ export async function traceOnGpu(
   const single = await load({ ...model, steps: { kind: "fixed", count: 1 } }, X, ctx);
   const reference = loadReference(model, X);
   const post = postPart(model.post);
-  const B = Q.rows, D = Q.cols, M = X.rows;
+  // Weights range over memories, or over basis functions for continuous memory.
+  const B = Q.rows, D = Q.cols, M = reference.width;
   const maxSteps = model.steps.kind === "fixed" ? model.steps.count : model.steps.max;
   const tol = model.steps.kind === "until" ? model.steps.tol : -1;
 

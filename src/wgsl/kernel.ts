@@ -738,7 +738,7 @@ fn prepare(@builtin(local_invocation_index) lid: u32,
   query = index;
   for (var ch = lid; ch < D4; ch = ch + WG) { o[ch] = queries[query * D4 + ch]; }
   workgroupBarrier();
-${loadInput}  var part_sq = 0.0;
+${loadQuery}  var part_sq = 0.0;
   for (var ch = lid; ch < D4; ch = ch + WG) {
     states[query * D4 + ch] = state[ch];
     part_sq = part_sq + dot(state[ch], state[ch]);
