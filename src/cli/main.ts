@@ -112,14 +112,7 @@ export async function loadModels(
   try {
     text = await Deno.readTextFile(file);
   } catch (e) {
-    throw new HopError([{
-      file,
-      line: 1,
-      col: 1,
-      length: 1,
-      severity: "error",
-      message: `cannot read the file: ${(e as Error).message}`,
-    }]);
+    throw inputError(file, `cannot read the file: ${(e as Error).message}`);
   }
   sources.set(file, text);
   const { models, diagnostics } = checkText(text, file, sets);
@@ -131,45 +124,28 @@ export async function loadModels(
 function pickModel(models: Model[], name: string | undefined, file: string): Model {
   if (name === undefined) {
     if (models.length === 1) return models[0];
-    throw new HopError([{
+    throw inputError(
       file,
-      line: 1,
-      col: 1,
-      length: 1,
-      severity: "error",
-      message: models.length === 0
+      models.length === 0
         ? "the file defines no model"
         : `the file defines ${models.length} models (${
           models.map((m) => m.name).join(", ")
         }): choose one with --model NAME`,
-    }]);
+    );
   }
   const found = models.find((m) => m.name === name);
   if (found) return found;
-  throw new HopError([{
+  throw inputError(
     file,
-    line: 1,
-    col: 1,
-    length: 1,
-    severity: "error",
-    message: `no model named \`${name}\` in this file (it defines ${
-      models.map((m) => m.name).join(", ")
-    })`,
-  }]);
+    `no model named \`${name}\` in this file (it defines ${models.map((m) => m.name).join(", ")})`,
+  );
 }
 
 async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): Promise<number> {
   const emit = args.emit ?? "ir";
   if (emit === "ast") {
     const text = await Deno.readTextFile(args.file).catch((e) => {
-      throw new HopError([{
-        file: args.file,
-        line: 1,
-        col: 1,
-        length: 1,
-        severity: "error",
-        message: `cannot read the file: ${e.message}`,
-      }]);
+      throw inputError(args.file, `cannot read the file: ${e.message}`);
     });
     sources.set(args.file, text);
     const { ast, diagnostics } = parse(text, args.file);
