@@ -27,6 +27,7 @@ export const noMask: MaskPart<Of<Mask, "none">> = {
   kind: "none",
   math: "no mask",
   reference: () => {},
+  wgsl: () => ({ kind: "none" }),
 };
 
 export const entropies: { [K in Entropy["kind"]]: EntropyPart<Of<Entropy, K>> } = {

@@ -2,6 +2,7 @@
 // module that states its math next to its float64 reference (and, for the GPU path, its WGSL
 // lowering), registered in ./registry.ts. The interpreter and the compiler only look parts up there.
 import type { Entropy, Mask, Post, Similarity } from "../ir.ts";
+import type { EntropyWgsl, MaskWgsl, PostWgsl, SimilarityWgsl } from "../wgsl/types.ts";
 
 /** Row-major matrix of float64: rows x cols. */
 export interface Mat {
@@ -28,6 +29,8 @@ export interface EntropyPart<E extends Entropy = Entropy> {
    * E(q) = −β⁻¹ Ω*(β s(X,q)) + Ψ(q). Masked (-Infinity) entries are skipped.
    */
   conjugate(scores: Float64Array, weights: Float64Array, spec: E): number;
+  /** Its lowering into the fused kernel (src/wgsl/kernel.ts). */
+  wgsl(spec: E): EntropyWgsl;
 }
 
 export interface PostPart<P extends Post = Post> {
@@ -39,6 +42,8 @@ export interface PostPart<P extends Post = Post> {
   reference(z: Float64Array, spec: P, beta: number): Float64Array;
   /** Ψ(q), the convex energy term (½‖q‖² for identity; 0 on the constraint set of l2/layernorm). */
   energy(q: Float64Array, spec: P, beta: number): number;
+  /** Its lowering into the fused kernel. */
+  wgsl(spec: P, beta: number): PostWgsl;
 }
 
 export interface SimilarityPart<S extends Similarity = Similarity> {
@@ -46,6 +51,8 @@ export interface SimilarityPart<S extends Similarity = Similarity> {
   math: string;
   /** s(x_i, q) for every memory row i, written into `out` (length X.rows). */
   reference(X: Mat, q: Float64Array, spec: S, out: Float64Array): void;
+  /** Its lowering into the fused kernel. */
+  wgsl(spec: S): SimilarityWgsl;
 }
 
 export interface MaskPart<K extends Mask = Mask> {
@@ -56,4 +63,6 @@ export interface MaskPart<K extends Mask = Mask> {
    * index of the query in its batch (the random mask is a hash of seed, query and memory index).
    */
   reference(scores: Float64Array, spec: K, query: number): void;
+  /** Its lowering into the fused kernel. */
+  wgsl(spec: K): MaskWgsl;
 }

@@ -18,6 +18,7 @@
 import type { Entropy } from "../../ir.ts";
 import type { EntropyPart } from "../types.ts";
 import { accurateSum, BISECT_ITERS, innerUnmasked, scatter, unmasked } from "./tsallis.ts";
+import { f32 } from "../../wgsl/types.ts";
 
 type KSubsets = Extract<Entropy, { kind: "ksubsets" }>;
 
@@ -101,4 +102,15 @@ export const ksubsets: EntropyPart<KSubsets> = {
     if (!scores.some((s) => s !== -Infinity)) return 0;
     return innerUnmasked(scores, weights) - ksubsetsOmega(weights);
   },
+  // tau in [min x - k/n, -k/n] (MATH.md 3.7); no renormalization: the weights sum to k.
+  wgsl: (spec) => ({
+    kind: "threshold",
+    math: `p = clip(s - tau, 0, 1), sum p = k = ${spec.k}`,
+    shift: "s - m",
+    bracket: `lo = x_min - ${f32(spec.k)} / f32(n);\n    hi = -${f32(spec.k)} / f32(n);`,
+    summand: "clamp(x - tau, 0.0, 1.0)",
+    target: f32(spec.k),
+    weight: "clamp(x - tau, 0.0, 1.0)",
+    normalize: false,
+  }),
 };

@@ -25,6 +25,7 @@ import {
   scatter,
   unmasked,
 } from "./tsallis.ts";
+import { f32, positivePower } from "../../wgsl/types.ts";
 
 type Normmax = Extract<Entropy, { kind: "normmax" }>;
 
@@ -104,4 +105,16 @@ export const normmax: EntropyPart<Normmax> = {
     if (!scores.some((s) => s !== -Infinity)) return 0;
     return innerUnmasked(scores, weights) - normmaxOmega(weights, spec.gamma);
   },
+  // Summand u^gamma with u = [x - tau]^(1/(gamma-1)), i.e. [x - tau]^(gamma/(gamma-1)); tau in
+  // [-1, -(1/n)^(gamma-1)] after the max is subtracted (MATH.md 3.5).
+  wgsl: (spec) => ({
+    kind: "threshold",
+    math: `p = u / sum u, u = [s - tau]_+^(1/(gamma - 1)), |u|_gamma = 1, gamma = ${spec.gamma}`,
+    shift: "s - m",
+    bracket: `lo = -1.0;\n    hi = -pow(1.0 / f32(n), ${f32(spec.gamma - 1)});`,
+    summand: positivePower("x - tau", spec.gamma / (spec.gamma - 1)),
+    target: "1.0",
+    weight: positivePower("x - tau", 1 / (spec.gamma - 1)),
+    normalize: true,
+  }),
 };

@@ -55,4 +55,5 @@ export const shannon: EntropyPart<Shannon> = {
   sparse: false,
   reference: (scores) => softmax(scores),
   conjugate: (scores) => logsumexp(scores),
+  wgsl: () => ({ kind: "exp", math: "p = softmax(s)", zeroMemory: false }),
 };

@@ -49,4 +49,6 @@ export const softmax1: EntropyPart<Softmax1> = {
   sparse: false,
   reference: (scores) => softmax1Map(scores),
   conjugate: (scores) => log1pSumExp(scores),
+  // softmax over the scores and one extra zero-score memory whose value is 0 (MATH.md 3.9).
+  wgsl: () => ({ kind: "exp", math: "p_i = exp(s_i) / (1 + sum_j exp(s_j))", zeroMemory: true }),
 };

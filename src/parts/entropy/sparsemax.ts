@@ -7,7 +7,7 @@
 // The same code as tsallis(alpha = 2); see ./tsallis.ts for the solvers and masking rules.
 import type { Entropy } from "../../ir.ts";
 import type { EntropyPart } from "../types.ts";
-import { sparsemaxSort, tsallisConjugate } from "./tsallis.ts";
+import { entmaxWgsl, sparsemaxSort, tsallisConjugate } from "./tsallis.ts";
 
 type Sparsemax = Extract<Entropy, { kind: "sparsemax" }>;
 
@@ -18,4 +18,5 @@ export const sparsemax: EntropyPart<Sparsemax> = {
   sparse: true,
   reference: (scores) => sparsemaxSort(scores),
   conjugate: (scores, weights) => tsallisConjugate(scores, weights, 2),
+  wgsl: () => entmaxWgsl(2),
 };

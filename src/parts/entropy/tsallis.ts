@@ -18,6 +18,7 @@
 // This module also holds the small helpers for that, shared with the other thresholded maps.
 import type { Entropy } from "../../ir.ts";
 import type { EntropyPart } from "../types.ts";
+import { type EntropyWgsl, f32, positivePower } from "../../wgsl/types.ts";
 
 type Tsallis = Extract<Entropy, { kind: "tsallis" }>;
 
@@ -348,4 +349,23 @@ export const tsallis: EntropyPart<Tsallis> = {
   sparse: true,
   reference: (scores, spec) => entmax(scores, spec.alpha),
   conjugate: (scores, weights, spec) => tsallisConjugate(scores, weights, spec.alpha),
+  wgsl: (spec) => entmaxWgsl(spec.alpha),
 };
+
+/**
+ * The kernel's alpha-entmax: bisection on tau with the max subtracted first (MATH.md 3.4). After
+ * the shift the top entry has x = 0, so tau lies in [-1, -(1/n)^(alpha-1)].
+ */
+export function entmaxWgsl(alpha: number): EntropyWgsl {
+  const inv = 1 / (alpha - 1);
+  return {
+    kind: "threshold",
+    math: `p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = ${alpha}`,
+    shift: `${f32(alpha - 1)} * (s - m)`,
+    bracket: `lo = -1.0;\n    hi = -pow(1.0 / f32(n), ${f32(alpha - 1)});`,
+    summand: positivePower("x - tau", inv),
+    target: "1.0",
+    weight: positivePower("x - tau", inv),
+    normalize: true,
+  };
+}

@@ -40,4 +40,14 @@ export const random: MaskPart<RandomMask> = {
     }
     for (const i of removed) if (any || i !== best) scores[i] = -Infinity;
   },
+  // Kept iff hash3(seed, b, i) < keep * 2^32, i.e. (h an integer) iff h < ceil(keep * 2^32) as
+  // u32 (floor would drop h = floor(keep * 2^32), which this reference keeps); keep = 1 keeps every
+  // memory, which 2^32 - 1 as a bound would miss by one value, hence the clamp (and the kernel
+  // emits "keep all" for keep = 1).
+  wgsl: (spec) => ({
+    kind: "random",
+    math: `keep memory i of query b iff hash3(${spec.seed}, b, i) < ${spec.keep} * 2^32`,
+    threshold: Math.min(0xffffffff, Math.ceil(spec.keep * 4294967296)),
+    seed: spec.seed,
+  }),
 };

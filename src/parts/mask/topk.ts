@@ -30,4 +30,9 @@ export const topk: MaskPart<TopK> = {
     for (const i of keep) kept[i] = 1;
     for (let i = 0; i < scores.length; i++) if (!kept[i]) scores[i] = -Infinity;
   },
+  wgsl: (spec) => ({
+    kind: "topk",
+    math: `keep the ${spec.k} largest scores (ties: lowest index)`,
+    k: spec.k,
+  }),
 };

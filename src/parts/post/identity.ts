@@ -18,4 +18,5 @@ export const identity: PostPart<Identity> = {
     for (const v of q) s += v * v;
     return s / 2;
   },
+  wgsl: () => ({ math: "q = z", transformsInputs: false, needs: [], chunk: "v" }),
 };

@@ -6,6 +6,7 @@
 //   inputs     memories and queries are projected first (MATH.md §2.2)
 import type { Post } from "../../ir.ts";
 import type { PostPart } from "../types.ts";
+import { f32 } from "../../wgsl/types.ts";
 
 type L2 = Extract<Post, { kind: "l2" }>;
 
@@ -46,4 +47,10 @@ export const l2: PostPart<L2> = {
     return out;
   },
   energy: () => 0,
+  wgsl: (spec) => ({
+    math: `q = r z / |z|, r = ${spec.radius} (0 when z = 0)`,
+    transformsInputs: true,
+    needs: ["sq_norm"],
+    chunk: `select(vec4<f32>(0.0), v * (${f32(spec.radius)} / sqrt(sq_norm)), sq_norm > 0.0)`,
+  }),
 };

@@ -10,6 +10,7 @@
 //   inputs     memories and queries are transformed first (MATH.md §2.2)
 import type { Post } from "../../ir.ts";
 import type { PostPart } from "../types.ts";
+import { f32 } from "../../wgsl/types.ts";
 
 type LayerNorm = Extract<Post, { kind: "layernorm" }>;
 
@@ -40,4 +41,10 @@ export const layernorm: PostPart<LayerNorm> = {
     for (const v of q) sq += v * v;
     return -Math.sqrt(d * spec.eps * Math.max(d - sq, 0));
   },
+  wgsl: (spec) => ({
+    math: `q = (z - mean) / sqrt(var + eps), eps = ${spec.eps}, biased variance, no affine`,
+    transformsInputs: true,
+    needs: ["mean_var"],
+    chunk: `valid * (v - vec4<f32>(mean)) / sqrt(variance + ${f32(spec.eps)})`,
+  }),
 };

@@ -16,4 +16,11 @@ export const dot: SimilarityPart<Dot> = {
       out[i] = s;
     }
   },
+  wgsl: () => ({
+    math: "s_i = x_i . q",
+    memoryAux: "none",
+    queryAux: "none",
+    accumulate: "dot(x, q)",
+    finish: "acc",
+  }),
 };

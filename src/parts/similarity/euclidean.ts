@@ -22,4 +22,12 @@ export const euclidean: SimilarityPart<Euclidean> = {
       out[i] = -s / 2;
     }
   },
+  // -|x - q|^2 / 2 = x.q - |x|^2/2 - |q|^2/2: the dot product plus precomputed biases.
+  wgsl: () => ({
+    math: "s_i = -|x_i - q|^2 / 2 = x_i . q - |x_i|^2/2 - |q|^2/2",
+    memoryAux: "half_sq_norm",
+    queryAux: "half_sq_norm",
+    accumulate: "dot(x, q)",
+    finish: "acc - mem_aux - query_aux",
+  }),
 };

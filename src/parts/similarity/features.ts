@@ -268,4 +268,7 @@ export const featuresPart: SimilarityPart<Features> & {
   buildKernelState,
   kernelStep,
   kernelWeights,
+  wgsl: () => {
+    throw new Error("features similarity has no score-kernel lowering: it uses kernel retrieval");
+  },
 };

@@ -17,4 +17,11 @@ export const manhattan: SimilarityPart<Manhattan> = {
       out[i] = -s;
     }
   },
+  wgsl: () => ({
+    math: "s_i = -sum_d |x_id - q_d|",
+    memoryAux: "none",
+    queryAux: "none",
+    accumulate: "dot(abs(x - q), vec4<f32>(1.0))",
+    finish: "-acc",
+  }),
 };

@@ -1,0 +1,75 @@
+// What a math part contributes to the fused retrieval kernel (src/wgsl/kernel.ts), as WGSL text.
+// Each part module in src/parts/ states its lowering next to its float64 reference; this file
+// holds only the shapes of those lowerings and two helpers for writing them.
+
+/** f32 literal that WGSL accepts (always has a decimal point or exponent). */
+export function f32(v: number): string {
+  if (!Number.isFinite(v)) throw new Error(`non-finite constant ${v}`);
+  const s = Math.fround(v).toString();
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+/** [t]_+^e with the integer exponents as multiplications (MATH.md 3.12: pow(x<0) is undefined). */
+export function positivePower(t: string, e: number): string {
+  const base = `max(${t}, 0.0)`;
+  if (e === 1) return base;
+  if (e === 2) return `(${base} * ${base})`;
+  return `select(0.0, pow(${base}, ${f32(e)}), ${t} > 0.0)`;
+}
+
+/** Similarity: the score of memory i is finish(sum over vec4 chunks of accumulate(x, q)). */
+export interface SimilarityWgsl {
+  math: string;
+  /** Per-memory number precomputed at load (norm, half squared norm), or none. */
+  memoryAux: "none" | "norm" | "half_sq_norm";
+  /** Per-query number computed from the state at the start of every step. */
+  queryAux: "none" | "norm" | "half_sq_norm";
+  /** Contribution of one vec4 chunk: WGSL expression in `x` and `q` (vec4<f32>). */
+  accumulate: string;
+  /** Score before beta from the accumulated `acc`, `mem_aux` (of memory i) and `query_aux`. */
+  finish: string;
+}
+
+/** Entropy: how a score row becomes weights. */
+export type EntropyWgsl =
+  | {
+    kind: "exp";
+    math: string;
+    /** softmax1 adds a zero-score memory whose value is 0 (MATH.md 3.9). */
+    zeroMemory: boolean;
+  }
+  | {
+    kind: "threshold";
+    math: string;
+    /**
+     * Maps a raw score `s` to `x` given the row max `m` (max subtracted first, MATH.md 3.4).
+     */
+    shift: string;
+    /** Statements that set `lo` and `hi` from `n` (unmasked count) and `x_min` (min of x). */
+    bracket: string;
+    /** Contribution of one entry to the threshold equation, in `x` and `tau`. */
+    summand: string;
+    /** The value the summands must add up to. */
+    target: string;
+    /** Unnormalized weight of one entry, in `x` and `tau`. */
+    weight: string;
+    /** Divide the weights by their sum at the end (false for k-subsets, whose sum is k). */
+    normalize: boolean;
+  };
+
+/** Post-transform: the state after a readout `o` (vec4 chunks). */
+export interface PostWgsl {
+  math: string;
+  /** Whether memories (at load) and queries (before step 1) are transformed too. */
+  transformsInputs: boolean;
+  /** Reductions over the vector the map needs (each becomes a uniform scalar). */
+  needs: ("sq_norm" | "mean_var")[];
+  /** Expression of the new chunk from `v` (the chunk), `valid` (1 for real dims), scalars. */
+  chunk: string;
+}
+
+/** Mask: which memories a query's normalizer sees. */
+export type MaskWgsl =
+  | { kind: "none" }
+  | { kind: "topk"; math: string; k: number }
+  | { kind: "random"; math: string; threshold: number; seed: number };
