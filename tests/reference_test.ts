@@ -986,3 +986,24 @@ Deno.test("hand-checked: sparsemax retrieval of a 3-memory example", () => {
   assert.ok(maxAbsDiff(soft.weights.data, p) < 1e-15);
   assert.ok(maxAbsDiff(soft.states.data, [p[0] - p[2], p[1]]) < 1e-15);
 });
+
+Deno.test("features: weights [B, M] whose readout is the kernel update (positive, elu, relu)", () => {
+  const X = gaussianMat(30, 12, 11, 0.5), Q = gaussianMat(3, 12, 12, 0.5);
+  for (const map of ["positive", "elu", "relu"] as const) {
+    const out = retrieveReference(
+      mk({ similarity: { kind: "features", map, count: 64, seed: 5 }, beta: 2 }),
+      X,
+      Q,
+    );
+    assert.equal(out.weights.cols, X.rows, map);
+    for (let b = 0; b < Q.rows; b++) {
+      const w = row(out.weights, b);
+      assert.ok(w.every((v) => v > 0), `${map}: feature weights are positive`);
+      assert.ok(sum(w) < 1 && sum(w) > 1 - 1e-3, `${map}: the 1e-6 keeps the sum just below 1`);
+      assert.ok(
+        relErr(readout(X, w), row(out.states, b)) < 1e-9,
+        `${map}: readout of the weights = update`,
+      );
+    }
+  }
+});

@@ -13,7 +13,11 @@ import { checkText } from "../check.ts";
 import { parse } from "../../grammar/index.ts";
 import { encodeNpy, readNpy, writeFileAtomic } from "../io/npy.ts";
 import { checkShapes } from "../shapes.ts";
-import { type RetrievalOutput, retrieveReference } from "../reference/interpreter.ts";
+import {
+  loadReference,
+  type RetrievalOutput,
+  retrieveReference,
+} from "../reference/interpreter.ts";
 import { acquireDevice } from "../runtime/device.ts";
 import { load } from "../runtime/retriever.ts";
 import { traceOnGpu } from "../runtime/trace.ts";
@@ -198,7 +202,8 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   const device = await chooseDevice(model, args.device, io);
   let result: RetrievalOutput;
   if (device === "cpu") {
-    result = retrieveReference(model, X, Q);
+    const wanted = args.weights !== undefined || args.trace !== undefined;
+    result = retrieveReference(model, X, Q, loadReference(model, X, { weights: wanted }));
   } else if (args.trace) {
     result = await traceOnGpu(model, X, Q);
   } else {

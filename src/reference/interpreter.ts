@@ -12,7 +12,12 @@
 import type { Model } from "../ir.ts";
 import type { Mat } from "../parts/types.ts";
 import { entropyPart, maskPart, postPart, similarityPart } from "../parts/registry.ts";
-import { buildKernelState, kernelStep } from "../parts/similarity/features.ts";
+import {
+  buildKernelState,
+  kernelStep,
+  kernelWeightsFrom,
+  keyFeatureRows,
+} from "../parts/similarity/features.ts";
 import {
   type ContinuousMemory,
   densityAtPoints,
@@ -57,12 +62,22 @@ export interface LoadedMemory {
   energy(q: Float64Array, query: number): number | null;
 }
 
-export function loadReference(model: Model, X: Mat): LoadedMemory {
+/**
+ * Bind a model to its memories. `weights: false` lets `features` models skip the per-memory
+ * weights (they need the features of every memory, M x F numbers); other models get them free.
+ */
+export function loadReference(
+  model: Model,
+  X: Mat,
+  opts: { weights?: boolean } = {},
+): LoadedMemory {
   const post = postPart(model.post);
   const prepared = post.transformsInputs
     ? mapRows(X, (r) => post.reference(r, model.post, model.beta))
     : X;
-  if (model.similarity.kind === "features") return loadFeatures(model, prepared);
+  if (model.similarity.kind === "features") {
+    return loadFeatures(model, prepared, opts.weights ?? true);
+  }
   if (model.memory.kind === "continuous") return loadContinuous(model, model.memory, prepared);
   return loadDiscrete(model, prepared);
 }
@@ -270,20 +285,22 @@ function loadContinuous(model: Model, spec: ContinuousMemory, X: Mat): LoadedMem
 // ---------------------------------------------------------------------------------------------
 // Random or deterministic features: q+ = (KV^T phi(q)) / (ksum^T phi(q) + 1e-6) (MATH.md 5.2).
 
-function loadFeatures(model: Model, X: Mat): LoadedMemory {
+function loadFeatures(model: Model, X: Mat, withWeights: boolean): LoadedMemory {
   if (model.similarity.kind !== "features") throw new Error("unreachable");
   const spec = model.similarity;
   const state = buildKernelState(X, spec, model.beta);
   const post = postPart(model.post);
+  // The implied weight of memory i is phi(q).phi(x_i) / (sum_j phi(q).phi(x_j) + 1e-6): the update
+  // is their readout (up to the epsilon). The memories' features are computed once, here.
+  const keys = withWeights ? keyFeatureRows(state, X, spec, model.beta) : null;
   return {
     model,
     values: X,
-    // Kernel retrieval has no per-memory weights: its normalizer is implicit in KV and ksum.
-    width: 0,
+    width: keys ? X.rows : 0,
     step(q) {
       return {
         next: post.reference(kernelStep(state, q, spec, model.beta), model.post, model.beta),
-        weights: new Float64Array(0),
+        weights: keys ? kernelWeightsFrom(state, keys, q, spec, model.beta) : new Float64Array(0),
       };
     },
     energy: () => null,

@@ -218,9 +218,48 @@ export function kernelStep(
 }
 
 /**
+ * The stabilized features φ̂(x_i) = φ(x_i)·e^{−c_k} of every memory (M x F), computed once so that
+ * per-query weights cost O(M F) instead of O(M F D).
+ */
+export function keyFeatureRows(state: KernelState, X: Mat, spec: Features, beta: number): Mat {
+  const D = X.cols;
+  const shifted = spec.map === "positive";
+  const F = state.ksum.length;
+  const rows = new Float64Array(X.rows * F);
+  for (let i = 0; i < X.rows; i++) {
+    const fx = features(X.data.subarray(i * D, (i + 1) * D), spec, state.W, beta, shifted);
+    const scale = shifted ? Math.exp(fx.shift - state.keyShift) : 1;
+    for (let r = 0; r < F; r++) rows[i * F + r] = fx.f[r] * scale;
+  }
+  return { rows: X.rows, cols: F, data: rows };
+}
+
+/**
  * The implied weight of each memory, w_i = φ(q)ᵀφ(x_i) / (Σ_j φ(q)ᵀφ(x_j) + 1e-6), so that
  * kernelStep(q) = Σ_i w_i x_i (for `--weights` and traces). Σ w_i < 1 because of the ε.
+ * `keys` are the memories' rows from keyFeatureRows.
  */
+export function kernelWeightsFrom(
+  state: KernelState,
+  keys: Mat,
+  q: Float64Array,
+  spec: Features,
+  beta: number,
+): Float64Array {
+  const { f, eps } = queryFeatures(state, q, spec, beta);
+  const F = keys.cols;
+  let den = eps;
+  for (let r = 0; r < F; r++) den += state.ksum[r] * f[r];
+  const w = new Float64Array(keys.rows);
+  for (let i = 0; i < keys.rows; i++) {
+    let s = 0;
+    for (let r = 0; r < F; r++) s += keys.data[i * F + r] * f[r];
+    w[i] = s / den;
+  }
+  return w;
+}
+
+/** kernelWeightsFrom with the memories' features computed here (one-off use). */
 export function kernelWeights(
   state: KernelState,
   X: Mat,
@@ -228,21 +267,7 @@ export function kernelWeights(
   spec: Features,
   beta: number,
 ): Float64Array {
-  const { f, eps } = queryFeatures(state, q, spec, beta);
-  const D = X.cols;
-  const w = new Float64Array(X.rows);
-  let den = eps;
-  for (let r = 0; r < f.length; r++) den += state.ksum[r] * f[r];
-  const shifted = spec.map === "positive";
-  for (let i = 0; i < X.rows; i++) {
-    const x = X.data.subarray(i * D, (i + 1) * D);
-    const fx = features(x, spec, state.W, beta, shifted);
-    const scale = shifted ? Math.exp(fx.shift - state.keyShift) : 1; // φ̂(x_i) = φ(x_i)e^{−c_k}
-    let s = 0;
-    for (let r = 0; r < f.length; r++) s += fx.f[r] * f[r];
-    w[i] = (s * scale) / den;
-  }
-  return w;
+  return kernelWeightsFrom(state, keyFeatureRows(state, X, spec, beta), q, spec, beta);
 }
 
 /** The part: it has no per-memory score, so `reference` refuses (use kernelStep instead). */
