@@ -65,3 +65,18 @@ Deno.test("a generated module runs its model and agrees with the float64 referen
   const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
   assert.ok(err <= 1e-4 * scale, `max error ${err} vs scale ${scale}`);
 });
+
+Deno.test("overlapping retrieve calls on one loaded memory each get their own answer", async () => {
+  const ctx = await acquireDevice();
+  const mod = await import(new URL("generated/sparse_l2.ts", root).href);
+  const M = 24, D = 8;
+  const X = Float64Array.from({ length: M * D }, (_, i) => Math.sin(0.9 * i) + Math.cos(0.4 * i));
+  const memory = await mod.load(ctx.device, X, M, D);
+  const queries = [0, 5, 11].map((m) => X.slice(m * D, (m + 1) * D));
+  const together = await Promise.all(queries.map((q) => memory.retrieve(q, 1)));
+  for (const [k, q] of queries.entries()) {
+    const alone = await memory.retrieve(q, 1);
+    assert.deepEqual(Array.from(together[k].states), Array.from(alone.states));
+  }
+  memory.destroy();
+});

@@ -71,10 +71,7 @@ export function loadReference(
   X: Mat,
   opts: { weights?: boolean } = {},
 ): LoadedMemory {
-  const post = postPart(model.post);
-  const prepared = post.transformsInputs
-    ? mapRows(X, (r) => post.reference(r, model.post, model.beta))
-    : X;
+  const prepared = prepareMemories(model, X);
   if (model.similarity.kind === "features") {
     return loadFeatures(model, prepared, opts.weights ?? true);
   }
@@ -88,7 +85,6 @@ export function retrieveReference(
   Q: Mat,
   loaded: LoadedMemory = loadReference(model, X),
 ): RetrievalOutput {
-  const post = postPart(model.post);
   const B = Q.rows, D = Q.cols;
   const states = { rows: B, cols: D, data: new Float64Array(B * D) };
   const weights = { rows: B, cols: loaded.width, data: new Float64Array(B * loaded.width) };
@@ -99,7 +95,7 @@ export function retrieveReference(
   const initial: StepTrace = { step: 0, energy: [], change: [], support: [], active: B };
   for (let b = 0; b < B; b++) {
     const q0 = Q.data.slice(b * D, (b + 1) * D);
-    qs.push(post.transformsInputs ? post.reference(q0, model.post, model.beta) : q0);
+    qs.push(transformInput(model, q0));
     initial.energy.push(loaded.energy(qs[b], b));
     initial.change.push(0);
     initial.support.push(0);
@@ -308,6 +304,17 @@ function loadFeatures(model: Model, X: Mat, withWeights: boolean): LoadedMemory 
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** A memory or query after the input post-transform (MATH.md 2.2), or as given. */
+export function transformInput(model: Model, v: Float64Array): Float64Array {
+  const post = postPart(model.post);
+  return post.transformsInputs ? post.reference(v, model.post, model.beta) : v;
+}
+
+/** Every memory row after the input post-transform (X itself when the post keeps inputs). */
+export function prepareMemories(model: Model, X: Mat): Mat {
+  return postPart(model.post).transformsInputs ? mapRows(X, (r) => transformInput(model, r)) : X;
+}
 
 /** X^T w, skipping memories with weight exactly zero (the sparse maps' supports). */
 export function readout(X: Mat, w: Float64Array): Float64Array {

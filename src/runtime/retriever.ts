@@ -13,8 +13,7 @@ import { acquireDevice, type GpuContext } from "./device.ts";
 import { PlanError, Retrieval, type RetrieveResult } from "./standalone.ts";
 import { poolContinuous } from "../plan/continuous_pass.ts";
 import { fitCoefficients } from "../reference/continuous.ts";
-import { mapRows } from "../reference/interpreter.ts";
-import { postPart } from "../parts/registry.ts";
+import { prepareMemories } from "../reference/interpreter.ts";
 
 export type GpuResult = RetrieveResult;
 
@@ -36,14 +35,7 @@ export async function load(model: Model, X: Mat, ctx?: GpuContext): Promise<Retr
   // post-transformed memories, then run the discrete kernel on them.
   const pooled = poolContinuous(model);
   const kernel = kernelSpec(pooled?.model ?? model);
-  let rows = X;
-  if (pooled) {
-    const post = postPart(model.post);
-    const transformed = post.transformsInputs
-      ? mapRows(X, (r) => post.reference(r, model.post, model.beta))
-      : X;
-    rows = fitCoefficients(pooled.spec, transformed);
-  }
+  const rows = pooled ? fitCoefficients(pooled.spec, prepareMemories(model, X)) : X;
   let retrieval: Retrieval;
   try {
     retrieval = await Retrieval.load(ctx.device, kernel, rows.data, rows.rows, D, {

@@ -425,10 +425,24 @@ export class Retrieval {
    * `transformed` says the queries already went through the input post-transform (a trace
    * resuming from a previous step's states).
    */
-  async retrieve(
+  retrieve(
     Q: ArrayLike<number>,
     B: number,
     opts: { weights?: boolean; transformed?: boolean } = {},
+  ): Promise<RetrieveResult> {
+    // Calls share this object's buffers (and its one readback buffer, which cannot be mapped
+    // twice): overlapping calls run one after another.
+    const run = this.#last.then(() => this.#retrieve(Q, B, opts));
+    this.#last = run.catch(() => {});
+    return run;
+  }
+
+  #last: Promise<unknown> = Promise.resolve();
+
+  async #retrieve(
+    Q: ArrayLike<number>,
+    B: number,
+    opts: { weights?: boolean; transformed?: boolean },
   ): Promise<RetrieveResult> {
     const { device, plan, M, D, limits } = this;
     if (!(B >= 1 && Q.length === B * D)) {

@@ -4,8 +4,12 @@
 // from those states, with the reference's memories.
 import type { Model } from "../ir.ts";
 import type { Mat } from "../parts/types.ts";
-import { postPart } from "../parts/registry.ts";
-import { loadReference, type RetrievalOutput, type StepTrace } from "../reference/interpreter.ts";
+import {
+  loadReference,
+  type RetrievalOutput,
+  type StepTrace,
+  transformInput,
+} from "../reference/interpreter.ts";
 import type { GpuContext } from "./device.ts";
 import { load } from "./retriever.ts";
 
@@ -17,7 +21,6 @@ export async function traceOnGpu(
 ): Promise<RetrievalOutput> {
   const single = await load({ ...model, steps: { kind: "fixed", count: 1 } }, X, ctx);
   const reference = loadReference(model, X);
-  const post = postPart(model.post);
   // Weights range over memories, or over basis functions for continuous memory.
   const B = Q.rows, D = Q.cols, M = reference.width;
   const maxSteps = model.steps.kind === "fixed" ? model.steps.count : model.steps.max;
@@ -27,7 +30,7 @@ export async function traceOnGpu(
   const states = new Float64Array(B * D);
   for (let b = 0; b < B; b++) {
     const q = Q.data.slice(b * D, (b + 1) * D);
-    states.set(post.transformsInputs ? post.reference(q, model.post, model.beta) : q, b * D);
+    states.set(transformInput(model, q), b * D);
   }
   const row = (b: number) => states.subarray(b * D, (b + 1) * D);
   const weights = new Float64Array(B * M);

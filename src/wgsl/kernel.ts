@@ -21,9 +21,6 @@ import {
   similarityWgsl,
 } from "./lowerings.ts";
 
-/** Masked scores: far below any real score, yet finite (shaders may assume no infinities). */
-export const MASKED = -1e30;
-
 export { BINDINGS };
 
 /** Model-level choices of the kernel (the shape-level ones are override constants). */
