@@ -148,7 +148,7 @@ fn scale_partials(lid: u32, factor: f32) {
   }
 }
 
-// Row r of the staged tile, or memory i read from storage, added with a weight.
+// Row r of the staged tile added with a weight.
 fn add_tile_row(lid: u32, weight: f32, r: u32) {
   let row_group = lid / CH;
   for (var ch = lid % CH; ch < D4; ch = ch + CH) {
@@ -156,6 +156,7 @@ fn add_tile_row(lid: u32, weight: f32, r: u32) {
   }
 }
 
+// Memory i, read from storage, added with a weight.
 fn add_memory_row(lid: u32, weight: f32, i: u32) {
   let row_group = lid / CH;
   for (var ch = lid % CH; ch < D4; ch = ch + CH) {

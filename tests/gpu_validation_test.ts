@@ -162,6 +162,22 @@ function variants(limits: DeviceLimits): Variant[] {
       add(`wide ${entropy} M=${capacity + 1} D=${D}`, model, capacity + 1, D);
     }
   }
+  // The projected families: features (each map) and continuous quadrature (each basis, density,
+  // linear similarity), small and large D.
+  const projected = [
+    "similarity features(map = positive, count = 64)\n  post l2\n  steps until(tol = 1e-5, max = 5)",
+    "similarity features(map = relu, count = 300, seed = 2)\n  post layernorm",
+    "similarity features(map = elu)\n  post tanh\n  steps 3",
+    "memory continuous(basis = gaussian, functions = 64)\n  similarity cosine",
+    "memory continuous(basis = gaussian, functions = 20, width = 0.1, points = 101)\n  entropy sparsemax\n  similarity euclidean\n  steps until(tol = 1e-5, max = 5)",
+    "memory continuous(basis = box, functions = 16, quadrature = trapezoid)\n  entropy tsallis(alpha = 1.5)\n  post layernorm",
+  ];
+  projected.forEach((fields, i) => {
+    const model = checkOne(`model projected${i} {\n  ${fields}\n  beta 2\n}\n`);
+    add(`projected ${i} M=500 D=13`, model, 500, 13);
+    add(`projected ${i} M=500 D=1500`, model, 500, 1500);
+    add(`projected ${i} M=500 D=64 (default limits)`, model, 500, 64, DEFAULT_LIMITS);
+  });
   return out;
 }
 
@@ -189,6 +205,8 @@ if (ctx) {
     assert.ok(plans.some((p) => p.tileRows === 1), "one row per tile");
     assert.ok(plans.some((p) => p.paddedDim / 4 > p.workgroupSize), "more chunks than threads");
     assert.ok(plans.some((p) => p.groups > 1), "several row groups");
+    assert.ok(plans.some((p) => p.family === "features"), "features kernels");
+    assert.ok(plans.some((p) => p.family === "quadrature"), "quadrature kernels");
     console.log(
       `${all.length} kernel variants (${
         new Set(all.map((v) => generateKernel(v.model))).size

@@ -199,7 +199,8 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   const Q = await readNpy(qPath);
   checkShapes(model, X, Q, { memories: memPath, queries: qPath });
 
-  const device = await chooseDevice(model, args.device, io);
+  const perMemory = args.weights !== undefined || args.trace !== undefined;
+  const device = await chooseDevice(model, args.device, io, perMemory);
   let result: RetrievalOutput;
   if (device === "cpu") {
     const wanted = args.weights !== undefined || args.trace !== undefined;
@@ -279,10 +280,25 @@ async function chooseDevice(
   model: Model,
   asked: "gpu" | "cpu" | undefined,
   io: Io,
+  perMemoryWeights: boolean,
 ): Promise<"gpu" | "cpu"> {
   if (asked === "cpu") return "cpu";
-  const unsupported = gpuUnsupported(model);
+  const noWeights = perMemoryWeights && model.similarity.kind === "features"
+    ? "features retrieval on the GPU never forms one weight per memory (it reads KV, not the memories), so --weights and --trace need the cpu"
+    : null;
+  const unsupported = gpuUnsupported(model) ?? noWeights;
   if (asked === "gpu") {
+    if (noWeights) {
+      throw new HopError([{
+        file: model.source.file,
+        line: model.source.span.line,
+        col: model.source.span.col,
+        length: 5,
+        severity: "error",
+        message: `model \`${model.name}\`: ${noWeights}`,
+        hint: "drop --device gpu (hopc then runs it on the cpu), or drop --weights / --trace",
+      }]);
+    }
     if (unsupported) makePlan(model, { M: 1, D: 1 }); // throws the diagnostic naming the model
     await acquireDevice(); // throws NoAdapterError (exit 3)
     return "gpu";

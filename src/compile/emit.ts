@@ -22,8 +22,10 @@ export function emitModels(models: Model[], sourceName: string): Emitted {
   const skipped: Emitted["skipped"] = [];
   for (const model of models) {
     const reason = gpuUnsupported(model) ??
-      (model.memory.kind === "continuous"
-        ? "continuous memory runs on the GPU through hopc's runtime (its pooled fit is done by the compiler's load), not yet in a generated module"
+      (model.memory.kind === "continuous" || model.similarity.kind === "features"
+        ? `${
+          model.memory.kind === "continuous" ? "continuous memory" : "features similarity"
+        } runs on the GPU through hopc's own load (the host fits its rows in float64 first: src/runtime/host_memory.ts); generated modules do not carry that fit yet`
         : null);
     if (reason) {
       skipped.push({ model: model.name, reason });

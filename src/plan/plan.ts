@@ -12,6 +12,7 @@ import { HopError } from "../diagnostics.ts";
 import { type Model, Steps } from "../ir.ts";
 import type { Shapes } from "../shapes.ts";
 import { kernelChoices } from "../wgsl/kernel.ts";
+import { quadratureUnsupported } from "../wgsl/projected.ts";
 import { poolContinuous } from "./continuous_pass.ts";
 import {
   overrideConstants,
@@ -33,7 +34,7 @@ export const DEFAULT_LIMITS: DeviceLimits = {
 
 export const Plan = z.object({
   model: z.string(),
-  family: z.enum(["online", "threshold"]),
+  family: z.enum(["online", "threshold", "features", "quadrature"]),
   /** Every step of a query runs inside one workgroup (no host round trip). */
   fusedSteps: z.literal(true),
   queriesPerWorkgroup: z.literal(1),
@@ -52,12 +53,26 @@ export const Plan = z.object({
   /** The pipeline's override constants (what the WGSL text leaves open). */
   overrides: z.record(z.string(), z.number()),
   /** A compiler pass that rewrote the model before planning (continuous memory, box, exact). */
-  lowering: z.object({
-    pass: z.literal("continuous-box-exact-to-pooled"),
-    functions: z.number().int().positive(),
-    betaScale: z.number().positive(),
-    note: z.string(),
-  }).optional(),
+  lowering: z.discriminatedUnion("pass", [
+    z.object({
+      pass: z.literal("continuous-box-exact-to-pooled"),
+      functions: z.number().int().positive(),
+      betaScale: z.number().positive(),
+      note: z.string(),
+    }),
+    z.object({
+      pass: z.literal("continuous-quadrature"),
+      functions: z.number().int().positive(),
+      points: z.number().int().positive(),
+      basis: z.enum(["box", "gaussian"]),
+      note: z.string(),
+    }),
+    z.object({
+      pass: z.literal("features-kernel"),
+      features: z.number().int().positive(),
+      note: z.string(),
+    }),
+  ]).optional(),
   notes: z.array(z.string()),
 });
 export type Plan = z.infer<typeof Plan>;
@@ -65,9 +80,8 @@ export type Plan = z.infer<typeof Plan>;
 /** Why a model has no GPU lowering yet, or null if it has one. */
 export function gpuUnsupported(model: Model): string | null {
   if (model.memory.kind === "continuous" && !poolContinuous(model)) {
-    return "continuous memory with a gaussian basis or trapezoid quadrature has no GPU lowering yet";
+    return quadratureUnsupported(model);
   }
-  if (model.similarity.kind === "features") return "features similarity has no GPU lowering yet";
   return null;
 }
 
@@ -105,6 +119,23 @@ export function makePlan(
     });
   }
   const choices = kernelChoices(model);
+  const lowering = model.similarity.kind === "features"
+    ? {
+      pass: "features-kernel" as const,
+      features: model.similarity.map === "elu" ? shapes.D : model.similarity.count,
+      note:
+        `KV = sum_i phi(x_i) x_i^T and ksum = sum_i phi(x_i) are built once per load (float64, on the host, O(M F D)); each step reads only W and KV: O(F D) per query, independent of M = ${shapes.M}`,
+    }
+    : model.memory.kind === "continuous"
+    ? {
+      pass: "continuous-quadrature" as const,
+      functions: model.memory.functions,
+      points: model.memory.points,
+      basis: model.memory.basis,
+      note:
+        `the ${shapes.M} memories are fitted into ${model.memory.functions} coefficient rows once per load (float64 ridge regression on the host); each step scores ${model.memory.points} points of the signal with the ${model.memory.basis} basis evaluated in the kernel (trapezoid rule)`,
+    }
+    : undefined;
   try {
     const shape = planShapes(
       { family: choices.family, mask: model.mask.kind },
@@ -114,7 +145,6 @@ export function makePlan(
     );
     return Plan.parse({
       model: model.name,
-      family: choices.family,
       fusedSteps: true,
       queriesPerWorkgroup: 1,
       bisectionIterations: choices.bisectionIterations,
@@ -122,6 +152,7 @@ export function makePlan(
       shapes: { M: shapes.M, D: shapes.D },
       ...shape,
       overrides: overrideConstants(shape),
+      ...(lowering ? { lowering } : {}),
     });
   } catch (e) {
     if (e instanceof PlanError) throw error(e.message, e.hint);

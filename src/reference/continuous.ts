@@ -24,71 +24,116 @@ export function boxBin(t: number, N: number): number {
   return n;
 }
 
+/**
+ * A gaussian bump exp(-d^2 / 2) is cut to 0 beyond this many widths from its centre, where it is
+ * below 2.6e-18 of its peak. The cut keeps the fit banded (O(N b^2) instead of O(N^3)) and the
+ * GPU kernel's sums short; it changes nothing float64 or float32 can see.
+ */
+export const GAUSSIAN_REACH = 9;
+
+/** The basis functions that can be non-zero at t: n in [lo, hi]. */
+export function basisRange(spec: ContinuousMemory, t: number): [number, number] {
+  const N = spec.functions;
+  if (spec.basis === "box") {
+    const n = boxBin(t, N);
+    return [n, n];
+  }
+  const r = GAUSSIAN_REACH * spec.width;
+  return [
+    Math.max(0, Math.ceil((t - r) * N - 0.5)),
+    Math.min(N - 1, Math.floor((t + r) * N - 0.5)),
+  ];
+}
+
 /** psi_n(t) for every n. Box bins are [(n-1)/N, n/N), the last one closed at t = 1. */
 export function basisAt(spec: ContinuousMemory, t: number, out: Float64Array): void {
   const N = spec.functions;
+  out.fill(0);
   if (spec.basis === "box") {
-    out.fill(0);
     out[boxBin(t, N)] = 1;
     return;
   }
   // Gaussian bumps of peak 1 (same scale as the box indicators, so `ridge` means the same).
   for (let n = 0; n < N; n++) {
     const d = (t - (n + 0.5) / N) / spec.width;
-    out[n] = Math.exp(-0.5 * d * d);
+    if (Math.abs(d) <= GAUSSIAN_REACH) out[n] = Math.exp(-0.5 * d * d);
   }
-}
-
-/** The ridge fit B = (F F^T + ridge I)^-1 F X of memories X (L x D). */
-export function fitCoefficients(spec: ContinuousMemory, X: Mat): Mat {
-  const L = X.rows, D = X.cols, N = spec.functions;
-  const psi = new Float64Array(N);
-  const gram = new Float64Array(N * N); // F F^T + ridge I
-  const rhs = new Float64Array(N * D); // F X
-  for (let l = 0; l < L; l++) {
-    basisAt(spec, (l + 0.5) / L, psi);
-    for (let n = 0; n < N; n++) {
-      const a = psi[n];
-      if (a === 0) continue;
-      for (let m = 0; m < N; m++) gram[n * N + m] += a * psi[m];
-      for (let d = 0; d < D; d++) rhs[n * D + d] += a * X.data[l * D + d];
-    }
-  }
-  for (let n = 0; n < N; n++) gram[n * N + n] += spec.ridge;
-  return { rows: N, cols: D, data: solveSpd(gram, N, rhs, D) };
 }
 
 /**
- * Solve G Y = R for symmetric positive (semi)definite G (n x n) by Cholesky. With ridge = 0 and a
- * bin that holds no memory the system is singular; a tiny jitter on such (near-)zero pivots
- * keeps it solvable and gives that empty bin a zero row, which is what the pseudo-inverse gives.
- * Pivots above the jitter are left alone, so a well-posed system (ridge > 0) is solved exactly.
+ * The ridge fit B = (F F^T + ridge I)^-1 F X of memories X (L x D). F F^T is banded (a basis
+ * function only meets its neighbours), so the Gram matrix is stored and factored as a band.
  */
-function solveSpd(G: Float64Array, n: number, R: Float64Array, cols: number): Float64Array {
-  const Lf = new Float64Array(n * n);
+export function fitCoefficients(spec: ContinuousMemory, X: Mat): Mat {
+  const L = X.rows, D = X.cols, N = spec.functions;
+  const psi = new Float64Array(N);
+  // Half-bandwidth: two functions that reach a common t are at most 2 reaches apart.
+  const band = spec.basis === "box"
+    ? 0
+    : Math.min(N - 1, Math.ceil(2 * GAUSSIAN_REACH * spec.width * N) + 1);
+  const gram = new Float64Array(N * (band + 1)); // gram[n][k] = (F F^T + ridge I)[n][n - k]
+  const rhs = new Float64Array(N * D); // F X
+  for (let l = 0; l < L; l++) {
+    const t = (l + 0.5) / L;
+    basisAt(spec, t, psi);
+    const [lo, hi] = basisRange(spec, t);
+    for (let n = lo; n <= hi; n++) {
+      const a = psi[n];
+      if (a === 0) continue;
+      for (let m = Math.max(lo, n - band); m <= n; m++) {
+        gram[n * (band + 1) + (n - m)] += a * psi[m];
+      }
+      for (let d = 0; d < D; d++) rhs[n * D + d] += a * X.data[l * D + d];
+    }
+  }
+  for (let n = 0; n < N; n++) gram[n * (band + 1)] += spec.ridge;
+  return { rows: N, cols: D, data: solveBanded(gram, N, band, rhs, D) };
+}
+
+/**
+ * Solve G Y = R for symmetric positive (semi)definite G (n x n, half-bandwidth b, stored as
+ * G[i][i - k] at i (b + 1) + k) by banded Cholesky. With ridge = 0 and a bin that holds no memory
+ * the system is singular; a tiny jitter on such (near-)zero pivots keeps it solvable and gives
+ * that empty bin a zero row, which is what the pseudo-inverse gives. Pivots above the jitter are
+ * left alone, so a well-posed system (ridge > 0) is solved exactly.
+ */
+function solveBanded(
+  G: Float64Array,
+  n: number,
+  b: number,
+  R: Float64Array,
+  cols: number,
+): Float64Array {
+  const w = b + 1;
+  const Lf = new Float64Array(n * w); // Lf[i][i - k]
   let scale = 0;
-  for (let i = 0; i < n; i++) scale = Math.max(scale, G[i * n + i]);
+  for (let i = 0; i < n; i++) scale = Math.max(scale, G[i * w]);
   const jitter = 1e-12 * Math.max(scale, 1);
+  const at = (i: number, j: number) => Lf[i * w + (i - j)]; // L[i][j], j in [i - b, i]
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = G[i * n + j];
-      for (let k = 0; k < j; k++) s -= Lf[i * n + k] * Lf[j * n + k];
-      if (i === j) Lf[i * n + i] = Math.sqrt(s > jitter ? s : Math.max(s, 0) + jitter);
-      else Lf[i * n + j] = s / Lf[j * n + j];
+    for (let j = Math.max(0, i - b); j <= i; j++) {
+      let s = G[i * w + (i - j)];
+      for (let k = Math.max(0, i - b); k < j; k++) s -= at(i, k) * at(j, k);
+      if (i === j) Lf[i * w] = Math.sqrt(s > jitter ? s : Math.max(s, 0) + jitter);
+      else Lf[i * w + (i - j)] = s / Lf[j * w];
     }
   }
   const Y = new Float64Array(R);
-  for (let c = 0; c < cols; c++) {
-    for (let i = 0; i < n; i++) { // forward: L z = r
-      let s = Y[i * cols + c];
-      for (let k = 0; k < i; k++) s -= Lf[i * n + k] * Y[k * cols + c];
-      Y[i * cols + c] = s / Lf[i * n + i];
+  for (let i = 0; i < n; i++) { // forward: L Z = R, all columns at once
+    for (let k = Math.max(0, i - b); k < i; k++) {
+      const l = at(i, k);
+      for (let c = 0; c < cols; c++) Y[i * cols + c] -= l * Y[k * cols + c];
     }
-    for (let i = n - 1; i >= 0; i--) { // backward: L^T y = z
-      let s = Y[i * cols + c];
-      for (let k = i + 1; k < n; k++) s -= Lf[k * n + i] * Y[k * cols + c];
-      Y[i * cols + c] = s / Lf[i * n + i];
+    const d = Lf[i * w];
+    for (let c = 0; c < cols; c++) Y[i * cols + c] /= d;
+  }
+  for (let i = n - 1; i >= 0; i--) { // backward: L^T Y = Z
+    for (let k = i + 1; k <= Math.min(n - 1, i + b); k++) {
+      const l = at(k, i);
+      for (let c = 0; c < cols; c++) Y[i * cols + c] -= l * Y[k * cols + c];
     }
+    const d = Lf[i * w];
+    for (let c = 0; c < cols; c++) Y[i * cols + c] /= d;
   }
   return Y;
 }

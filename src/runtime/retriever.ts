@@ -11,9 +11,7 @@ import { checkShapes, modelError } from "../shapes.ts";
 import { kernelSpec } from "../wgsl/kernel.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
 import { PlanError, Retrieval, type RetrieveResult } from "./standalone.ts";
-import { poolContinuous } from "../plan/continuous_pass.ts";
-import { fitCoefficients } from "../reference/continuous.ts";
-import { prepareMemories } from "../reference/interpreter.ts";
+import { hostMemory } from "./host_memory.ts";
 
 export type GpuResult = RetrieveResult;
 
@@ -21,6 +19,8 @@ export interface Retriever {
   readonly model: Model;
   readonly plan: Plan;
   readonly shapes: { M: number; D: number };
+  /** Bytes the memory occupies on the device (its rows and their per-row numbers). */
+  readonly deviceBytes: number;
   /** The generated WGSL (what `hopc compile` writes). */
   readonly code: string;
   retrieve(Q: Mat, opts?: { weights?: boolean; transformed?: boolean }): Promise<GpuResult>;
@@ -31,16 +31,16 @@ export async function load(model: Model, X: Mat, ctx?: GpuContext): Promise<Retr
   ctx ??= await acquireDevice();
   const M = X.rows, D = X.cols;
   const plan = makePlan(model, { M, D }, ctx.limits); // throws a HopError for unsupported models
-  // Continuous box/exact memories: fit the pooled rows on the host (float64, O(L D)) from the
-  // post-transformed memories, then run the discrete kernel on them.
-  const pooled = poolContinuous(model);
-  const kernel = kernelSpec(pooled?.model ?? model);
-  const rows = pooled ? fitCoefficients(pooled.spec, prepareMemories(model, X)) : X;
+  // Continuous box/exact memories run the discrete kernel on their pooled rows; continuous
+  // quadrature and features models run their own kernels on rows the host prepares (float64).
+  const kernel = kernelSpec(model);
+  const host = hostMemory(model, X);
   let retrieval: Retrieval;
   try {
-    retrieval = await Retrieval.load(ctx.device, kernel, rows.data, rows.rows, D, {
+    retrieval = await Retrieval.load(ctx.device, kernel, host.rows.data, host.rows.rows, D, {
       limits: ctx.limits,
-      memoriesTransformed: pooled !== null,
+      memoriesTransformed: host.transformed,
+      aux: host.aux,
     });
   } catch (e) {
     if (e instanceof PlanError) throw modelError(model, "memory", e.message, e.hint);
@@ -50,6 +50,7 @@ export async function load(model: Model, X: Mat, ctx?: GpuContext): Promise<Retr
     model,
     plan,
     shapes: { M, D },
+    deviceBytes: retrieval.memoryBytes,
     code: kernel.wgsl,
     async retrieve(Q, opts = {}) {
       const { B } = checkShapes(model, X, Q);

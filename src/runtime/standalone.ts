@@ -16,10 +16,19 @@
 export interface KernelSpec {
   name: string;
   wgsl: string;
-  /** online: softmax-like maps in one pass; threshold: a kept score row and a threshold search. */
-  family: "online" | "threshold";
-  /** Per-memory number the similarity needs (computed on the GPU at load). */
-  memoryAux: "none" | "norm" | "half_sq_norm";
+  /**
+   * online: softmax-like maps in one pass; threshold: a kept score row and a threshold search;
+   * features: kernel retrieval over [W; KV] rows; quadrature: a density over sample points of a
+   * continuous memory's coefficient rows.
+   */
+  family: "online" | "threshold" | "features" | "quadrature";
+  /**
+   * Per-row number the similarity needs: computed on the GPU at load (norm, half_sq_norm), or
+   * given by the host at load (`host`: the features' ksum, the continuous signal's norms).
+   */
+  memoryAux: "none" | "norm" | "half_sq_norm" | "host";
+  /** Scratch floats per query beyond M (the quadrature family keeps its points' masses there). */
+  rowExtra?: number;
   /** Memories (at load) and queries (before step 1) pass through the post-transform. */
   transformsInputs: boolean;
   mask: "none" | "topk" | "random";
@@ -38,6 +47,8 @@ export interface PlanLimits {
 
 /** Shape-dependent choices, passed to the pipeline as override constants. */
 export interface ShapePlan {
+  /** Which kernel family these constants are for (it decides which overrides exist). */
+  family: KernelSpec["family"];
   /** Threads per workgroup (one workgroup per query). */
   workgroupSize: number;
   /** D rounded up to a multiple of 4: states and memories are vec4<f32> rows. */
@@ -91,6 +102,36 @@ export function planShapes(
   const d4 = paddedDim / 4;
   const groups = Math.floor(wg / Math.min(d4, wg));
   const budget = limits.maxComputeWorkgroupStorageSize - DRIVER_RESERVE;
+  if (kernel.family === "features" || kernel.family === "quadrature") {
+    // State, readout and readout partials in workgroup memory; the per-query rows (projections,
+    // point masses) in the scratch buffer.
+    const bytes = 2 * d4 * VEC4 + groups * d4 * VEC4 + wg * F32;
+    if (bytes > budget) {
+      throw new PlanError(
+        `dimension D = ${D} needs ${bytes} bytes of workgroup memory, over this adapter's ${
+          budget + DRIVER_RESERVE
+        }`,
+        "use --device cpu (the float64 reference) for vectors this long",
+      );
+    }
+    notes.push(
+      kernel.family === "features"
+        ? "kernel retrieval: features of the state from the W rows, readout from the KV rows; cost independent of the number of memories"
+        : "quadrature: projections r = B q, the density at the sample points, E[psi], readout B^T E[psi]",
+    );
+    return {
+      family: kernel.family,
+      workgroupSize: wg,
+      paddedDim,
+      tileRows: 1,
+      lanes: 1,
+      groups,
+      scores: "storage",
+      rowCapacity: 1,
+      workgroupBytes: bytes,
+      notes,
+    };
+  }
   // Workgroup arrays, exactly as the kernel declares them.
   const fixed = 2 * d4 * VEC4 + // state q, readout o
     groups * d4 * VEC4 + // readout accumulators, one slot per (row group, chunk)
@@ -136,6 +177,7 @@ export function planShapes(
     );
   }
   return {
+    family: kernel.family,
     workgroupSize: wg,
     paddedDim,
     tileRows,
@@ -151,6 +193,14 @@ export function planShapes(
 /** The pipeline's override constants for a plan (names as declared in the WGSL). */
 export function overrideConstants(plan: ShapePlan): Record<string, number> {
   const d4 = plan.paddedDim / 4;
+  if (plan.family === "features" || plan.family === "quadrature") {
+    return {
+      WG: plan.workgroupSize,
+      D4: d4,
+      CH: Math.min(d4, plan.workgroupSize),
+      GROUPS: plan.groups,
+    };
+  }
   return {
     WG: plan.workgroupSize,
     D4: d4,
@@ -296,6 +346,8 @@ export interface LoadOptions {
    * pass fits coefficients from transformed memories): only their norms are computed at load.
    */
   memoriesTransformed?: boolean;
+  /** The per-row numbers of a kernel whose memoryAux is `host` (one f32 each). */
+  aux?: ArrayLike<number>;
 }
 
 /** One model bound to its memories on one device. */
@@ -352,6 +404,21 @@ export class Retrieval {
       size: 32,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
+    if (kernel.memoryAux === "host") {
+      // Rows and their numbers were prepared by the host (fitted coefficients, features).
+      if (!opts.aux || opts.aux.length === 0) {
+        throw new RangeError(
+          `model \`${kernel.name}\` needs its per-row numbers (opts.aux) at load`,
+        );
+      }
+      const aux = device.createBuffer({
+        label: "hopc memory aux (host)",
+        size: Math.max(16, Math.ceil(opts.aux.length / 4) * 16),
+        usage: storage,
+      });
+      device.queue.writeBuffer(aux, 0, Float32Array.from(opts.aux));
+      return new Retrieval(device, kernel, plan, M, D, limits, compiled, raw, aux, uniform);
+    }
     const needsPrepare = (kernel.transformsInputs && !opts.memoriesTransformed) ||
       kernel.memoryAux !== "none";
     if (!needsPrepare) {
@@ -408,6 +475,11 @@ export class Retrieval {
     return new Retrieval(device, kernel, plan, M, D, limits, compiled, prepared, aux, uniform);
   }
 
+  /** Bytes the memory holds on the device: its rows and their per-row numbers. */
+  get memoryBytes(): number {
+    return this.memories.size + (this.kernel.memoryAux === "none" ? 0 : this.memoryAux.size);
+  }
+
   /** A reusable buffer of at least `bytes`, grown when a call needs more. */
   #buffer(name: string, bytes: number, usage: number): GPUBuffer {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
@@ -449,6 +521,12 @@ export class Retrieval {
       throw new RangeError(`queries must be B x D = ${B} x ${D} values, got ${Q.length}`);
     }
     const wantWeights = opts.weights === true;
+    if (wantWeights && this.kernel.family === "features") {
+      throw new PlanError(
+        "features retrieval never forms one weight per memory on the GPU (it reads KV, not X)",
+        "ask for weights with --device cpu, which computes them from the memories' features",
+      );
+    }
     const maxBinding = limits.maxStorageBufferBindingSize;
     const stateBytes = B * plan.paddedDim * 4;
     const weightBytes = wantWeights ? B * M * 4 : 4;
@@ -460,15 +538,21 @@ export class Retrieval {
         );
       }
     }
-    // Score rows in storage take one row of M floats per query: queries go in slices that fit.
+    // Score rows in storage take one row of M (+ rowExtra) floats per query: queries go in
+    // slices that fit.
+    const rowLength = M + (this.kernel.rowExtra ?? 0);
     const slice = plan.scores === "storage"
-      ? Math.max(1, Math.min(B, Math.floor(maxBinding / (M * 4))))
+      ? Math.max(1, Math.min(B, Math.floor(maxBinding / (rowLength * 4))))
       : B;
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     const queries = this.#buffer("queries", stateBytes, storage);
     const states = this.#buffer("states", stateBytes, storage);
     const weights = this.#buffer("weights", weightBytes, storage);
-    const scratch = this.#buffer("scratch", plan.scores === "storage" ? slice * M * 4 : 4, storage);
+    const scratch = this.#buffer(
+      "scratch",
+      plan.scores === "storage" ? slice * rowLength * 4 : 4,
+      storage,
+    );
     const stepsRun = this.#buffer("steps run", B * 4, storage);
     const readback = this.#buffer(
       "readback",

@@ -9,6 +9,8 @@
 import type { Model } from "../ir.ts";
 import { RNG_WGSL } from "../parts/rng.ts";
 import { BINDINGS, type KernelSpec } from "../runtime/standalone.ts";
+import { poolContinuous } from "../plan/continuous_pass.ts";
+import { projectedSpec } from "./projected.ts";
 import {
   type EntropyWgsl,
   entropyWgsl,
@@ -25,12 +27,22 @@ export { BINDINGS };
 
 /** Model-level choices of the kernel (the shape-level ones are override constants). */
 export interface KernelChoices {
-  family: "online" | "threshold";
+  /**
+   * online / threshold: scores over the memory rows (src/wgsl/kernel.ts); features / quadrature:
+   * scores over projections of the state (src/wgsl/projected.ts).
+   */
+  family: "online" | "threshold" | "features" | "quadrature";
   /** Halvings of the threshold interval (MATH.md 3.4 table: 30 reach f32's floor for alpha <= 2). */
   bisectionIterations: number;
 }
 
 export function kernelChoices(model: Model): KernelChoices {
+  if (model.similarity.kind === "features") return { family: "features", bisectionIterations: 0 };
+  if (model.memory.kind === "continuous" && !poolContinuous(model)) {
+    // The continuous entmax density bisects over a bracket as wide as (1/w_min)^(alpha-1).
+    const dense = model.entropy.kind === "shannon";
+    return { family: "quadrature", bisectionIterations: dense ? 0 : 40 };
+  }
   const thresholded = model.entropy.kind !== "shannon" && model.entropy.kind !== "softmax1";
   const family = thresholded || model.mask.kind === "topk" ? "threshold" : "online";
   // k-subsets brackets tau by the score range rather than [-1, 0], so it takes 40.
@@ -38,21 +50,28 @@ export function kernelChoices(model: Model): KernelChoices {
   return { family, bisectionIterations };
 }
 
-interface Ctx {
+export interface Ctx {
   model: Model;
   plan: KernelChoices;
   sim: SimilarityWgsl;
   ent: EntropyWgsl;
   mask: MaskWgsl;
   post: PostWgsl;
+  /** Set when the kernel runs a continuous box/exact memory on its pooled rows. */
+  pooled?: { functions: number; ridge: number; betaScale: number } | null;
 }
 
 /** What the runtime needs besides the WGSL (see src/runtime/standalone.ts). */
 export function kernelSpec(model: Model): KernelSpec {
+  // Box + exact continuous memory is the discrete kernel over its pooled rows (MATH.md 4.2).
+  const pooled = poolContinuous(model);
+  if (pooled) return { ...kernelSpec(pooled.model), wgsl: generateKernel(model) };
+  const family = kernelChoices(model).family;
+  if (family === "features" || family === "quadrature") return projectedSpec(model);
   return {
     name: model.name,
     wgsl: generateKernel(model),
-    family: kernelChoices(model).family,
+    family,
     memoryAux: similarityWgsl(model.similarity).memoryAux,
     transformsInputs: postWgsl(model.post, model.beta).transformsInputs,
     mask: model.mask.kind,
@@ -67,13 +86,19 @@ export function kernelSpec(model: Model): KernelSpec {
 /** The WGSL of a model: the same text for every shape (shapes arrive as override constants). */
 export function generateKernel(model: Model): string {
   const plan = kernelChoices(model);
+  if (plan.family === "features" || plan.family === "quadrature") return projectedSpec(model).wgsl;
+  // The pooled pass scales the scores' beta by N^(1 - alpha); tanh(beta z) keeps the model's beta.
+  const pooled = poolContinuous(model);
   const ctx: Ctx = {
-    model,
+    model: pooled?.model ?? model,
     plan,
     sim: similarityWgsl(model.similarity),
     ent: entropyWgsl(model.entropy),
     mask: maskWgsl(model.mask),
     post: postWgsl(model.post, model.beta),
+    pooled: pooled
+      ? { functions: pooled.spec.functions, ridge: pooled.spec.ridge, betaScale: pooled.betaScale }
+      : null,
   };
   return [
     header(ctx),
@@ -94,10 +119,18 @@ export function generateKernel(model: Model): string {
 
 // ---------------------------------------------------------------------------------------------
 
-function header({ model, plan, sim, ent, post, mask }: Ctx): string {
+function header({ model, plan, sim, ent, post, mask, pooled }: Ctx): string {
   const lines = [
     `hopc retrieval kernel for model \`${model.name}\` (${model.source.file})`,
     ``,
+    ...(pooled
+      ? [
+        `continuous memory, box basis, exact quadrature: the compiler's pooled pass (MATH.md 4.2)`,
+        `makes it a discrete memory over the ${pooled.functions} rows b_n = sum_bin x / (c_n + ${pooled.ridge}),`,
+        `fitted once per load on the host, with beta scaled by N^(1 - alpha) = ${pooled.betaScale}.`,
+        ``,
+      ]
+      : []),
     `  scores  = beta * similarity(X, q)     beta = ${model.beta}; ${sim.math}`,
     ...(mask.kind !== "none" ? [`  mask    = ${mask.math}`] : []),
     `  weights = ${ent.math}`,
@@ -211,7 +244,7 @@ function workgroupMemory(c: Ctx): string {
   return lines.join("\n") + "\n";
 }
 
-function reductions(c: Ctx): string {
+export function reductions(c: Ctx): string {
   // Tree reductions over one value per thread. The result comes back through workgroupUniformLoad,
   // so decisions taken on it (bisection, stopping) are uniform and barriers stay legal.
   const tree = (name: string, ty: string, arr: string, op: (a: string, b: string) => string) =>
@@ -291,7 +324,7 @@ fn row_barrier() {
 `;
 }
 
-function postTransform(c: Ctx): string {
+export function postTransform(c: Ctx): string {
   const { post } = c;
   const needsNorm = post.needs.includes("sq_norm");
   const needsMeanVar = post.needs.includes("mean_var");
@@ -340,7 +373,7 @@ ${
 `;
 }
 
-function queryAux(c: Ctx): string {
+export function queryAux(c: Ctx): string {
   if (c.sim.queryAux === "none") return "";
   return `// ${
     c.sim.queryAux === "norm" ? "|q|" : "|q|^2 / 2"
@@ -406,7 +439,9 @@ ${
 `;
 }
 
-function readoutPieces(_c: Ctx): string {
+export function readoutPieces(_c: Ctx): string {
+  // The tile pieces exist only where the scores stage X tiles (online and threshold families).
+  const tiled = _c.plan.family === "online" || _c.plan.family === "threshold";
   return `// Readout X^T p: thread lid accumulates chunks (lid % CH) + k CH of row group lid / CH into
 // its own slots of acc; row groups split the rows, so small D still keeps every thread busy.
 fn clear_partials(lid: u32) {
@@ -416,21 +451,26 @@ fn clear_partials(lid: u32) {
   }
 }
 
-fn scale_partials(lid: u32, factor: f32) {
+${
+    tiled
+      ? `fn scale_partials(lid: u32, factor: f32) {
   let row_group = lid / CH;
   if (row_group < GROUPS) {
     for (var ch = lid % CH; ch < D4; ch = ch + CH) { acc[row_group * D4 + ch] = acc[row_group * D4 + ch] * factor; }
   }
 }
 
-// Row r of the staged tile, or memory i read from storage, added with a weight.
+// Row r of the staged tile added with a weight.
 fn add_tile_row(lid: u32, weight: f32, r: u32) {
   let row_group = lid / CH;
   for (var ch = lid % CH; ch < D4; ch = ch + CH) {
     acc[row_group * D4 + ch] = acc[row_group * D4 + ch] + weight * xt[r * D4 + ch];
   }
 }
-
+`
+      : ""
+  }
+// Memory i, read from storage, added with a weight.
 fn add_memory_row(lid: u32, weight: f32, i: u32) {
   let row_group = lid / CH;
   for (var ch = lid % CH; ch < D4; ch = ch + CH) {
@@ -676,7 +716,7 @@ ${normalizeRow(c)}
 `;
 }
 
-function entryPoints(c: Ctx): string {
+export function entryPoints(c: Ctx): string {
   const until = c.model.steps.kind === "until";
   const copy = "for (var ch = lid; ch < D4; ch = ch + WG) { state[ch] = o[ch]; }";
   const loadInput = c.post.transformsInputs
