@@ -848,6 +848,73 @@ gpuTest(
 
 // --- until ------------------------------------------------------------------------------------
 
+gpuTest(
+  "ksubsets on the GPU: the exact top-k indicator when the gap condition holds",
+  async (ctx) => {
+    // MATH.md 1: when the k-th largest score exceeds the (k+1)-th by at least 1, the k-subsets
+    // marginals are the top-k indicator, so the state is the sum of exactly those k patterns.
+    // Scores are set directly: X = I (D = M), q = the scores, beta = 1.
+    const M = 24;
+    const rng = rngOf(77);
+    for (const k of [1, 2, 5, 11]) {
+      for (let trial = 0; trial < 4; trial++) {
+        const gap = 1 + [0, 1e-3, 0.5, 3][trial];
+        const order = shuffle(Array.from({ length: M }, (_, i) => i), rng);
+        const scores = new Float64Array(M);
+        order.forEach((i, r) => {
+          // Ranks below k get [0, 2) + gap above the others' [-2, 0): the gap is >= `gap`.
+          scores[i] = r < k ? gap + 2 * rng() : -2 * rng();
+        });
+        // The smallest top score sits exactly `gap` above the largest other one.
+        let lowTop = Infinity, highRest = -Infinity;
+        order.forEach((i, r) => {
+          if (r < k) lowTop = Math.min(lowTop, scores[i]);
+          else highRest = Math.max(highRest, scores[i]);
+        });
+        order.forEach((i, r) => {
+          if (r < k && scores[i] === lowTop) scores[i] = highRest + gap;
+        });
+        const model = checkOne(modelText("gap", {
+          similarity: "dot",
+          entropy: `ksubsets(k = ${k})`,
+          post: "identity",
+          beta: 1,
+          steps: "1",
+        }, "none"));
+        const X = mat(M, M, (i, d) => (i === d ? 1 : 0));
+        const Q = mat(1, M, (_, d) => scores[d]);
+        const gpu = await runGpu(ctx, model, { X, Q });
+        const top = new Set(order.slice(0, k));
+        for (let i = 0; i < M; i++) {
+          const w = gpu.weights![i];
+          if (top.has(i)) {
+            assert.ok(Math.abs(w - 1) <= 1e-6, `k=${k} gap=${gap}: weight ${w} of a top memory`);
+          } else assert.equal(w, 0, `k=${k} gap=${gap}: memory ${i} outside the top k`);
+          // X = I: the state is the weights, the sum of the k top patterns.
+          assert.ok(Math.abs(gpu.states[i] - (top.has(i) ? 1 : 0)) <= 1e-6);
+        }
+      }
+    }
+    // Below the gap the marginals are fractional: the reference and the GPU agree on them.
+    const model = checkOne(modelText("nogap", {
+      similarity: "dot",
+      entropy: "ksubsets(k = 2)",
+      post: "identity",
+      beta: 1,
+      steps: "1",
+    }, "none"));
+    const X = mat(4, 4, (i, d) => (i === d ? 1 : 0));
+    const Q = mat(1, 4, (_, d) => [1, 0.8, 0.5, -1][d]);
+    const gpu = await runGpu(ctx, model, { X, Q });
+    const ref = retrieveReference(model, X, Q);
+    assert.ok(gpu.weights![1] < 0.99 && gpu.weights![2] > 0.01, `fractional: ${gpu.weights}`);
+    assertAgrees(model, { X, Q }, ref, gpu, {
+      exactSupport: true,
+      where: "ksubsets below the gap",
+    });
+  },
+);
+
 gpuTest("until: the GPU stops each query at the reference's step", async (ctx) => {
   const cases: [string, string, number][] = [
     ["shannon", "l2", 8],
