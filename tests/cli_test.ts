@@ -563,3 +563,32 @@ Deno.test("usage errors exit 2", async () => {
   assert.equal(help.code, 0);
   assert.match(help.out, /usage:/);
 });
+
+Deno.test("explain --emit plan shows the continuous and features lowerings", async () => {
+  const plan = async (file: string, model: string) => {
+    const r = await hopc("explain", examplePath(file), "--emit", "plan", "--model", model);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out);
+  };
+  const pooled = await plan("continuous.hop", "continuous_box_exact");
+  assert.equal(pooled.lowering.pass, "continuous-box-exact-to-pooled");
+  assert.ok(["online", "threshold"].includes(pooled.family));
+  const quad = await plan("continuous.hop", "continuous_gaussian");
+  assert.equal(quad.lowering.pass, "continuous-quadrature");
+  assert.equal(quad.family, "quadrature");
+  assert.equal(quad.lowering.basis, "gaussian");
+  const feat = await plan("features.hop", "positive_random_features");
+  assert.equal(feat.family, "features");
+  assert.equal(feat.lowering.pass, "features-kernel");
+  assert.match(feat.lowering.note, /independent of M/);
+  // The WGSL of each is a kernel with its own header.
+  const wgsl = await hopc(
+    "explain",
+    examplePath("continuous.hop"),
+    "--emit",
+    "wgsl",
+    "--model",
+    "continuous_box_exact",
+  );
+  assert.match(wgsl.out, /pooled pass/);
+});
