@@ -2,7 +2,7 @@
 // writes now, and a generated module must run its model with no help from the compiler.
 import assert from "node:assert/strict";
 import { checkText } from "../src/check.ts";
-import { emitModels, RUNTIME_FILE, runtimeText } from "../src/compile/emit.ts";
+import { emitModels, runtimeFiles } from "../src/compile/emit.ts";
 import { gpuUnsupported } from "../src/plan/plan.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
 import { acquireDevice } from "../src/runtime/device.ts";
@@ -22,7 +22,7 @@ async function expectedFiles(): Promise<Map<string, string>> {
       all.set(file, content);
     }
   }
-  all.set(RUNTIME_FILE, await runtimeText());
+  for (const [name, text] of await runtimeFiles()) all.set(name, text);
   return all;
 }
 
@@ -39,32 +39,42 @@ Deno.test("generated/ is up to date with examples/ (run `deno task examples` if 
   }
 });
 
-Deno.test("a generated module runs its model and agrees with the float64 reference", async () => {
-  const ctx = await acquireDevice();
-  const text = await Deno.readTextFile(new URL("examples/sparse_l2.hop", root));
-  const model = checkText(text, "examples/sparse_l2.hop").models.find((m) =>
-    m.name === "sparse_l2"
-  )!;
-  assert.equal(gpuUnsupported(model), null);
-  const mod = await import(new URL("generated/sparse_l2.ts", root).href);
-  const M = 40, D = 10, B = 3;
-  const X = Float64Array.from(
-    { length: M * D },
-    (_, i) => Math.sin(1.7 * i) + Math.cos(0.3 * i * i),
-  );
-  const Q = Float64Array.from({ length: B * D }, (_, i) => X[i] + 0.2 * Math.sin(5.1 * i));
-  const memory = await mod.load(ctx.device, X, M, D);
-  const { states } = await memory.retrieve(Q, B);
-  memory.destroy();
-  const ref = retrieveReference(model, { rows: M, cols: D, data: X }, {
-    rows: B,
-    cols: D,
-    data: Q,
+// Discrete (the kernel reads X), continuous box + exact (pooled rows fitted at load), continuous
+// gaussian (quadrature kernel), and features (W and KV built at load): each module, given only the
+// raw memories, agrees with the reference.
+for (
+  const [file, name] of [
+    ["sparse_l2.hop", "sparse_l2"],
+    ["continuous.hop", "continuous_box_exact"],
+    ["continuous.hop", "continuous_gaussian"],
+    ["features.hop", "positive_random_features"],
+  ]
+) {
+  Deno.test(`the generated module of ${name} runs it and agrees with the float64 reference`, async () => {
+    const ctx = await acquireDevice();
+    const text = await Deno.readTextFile(new URL(`examples/${file}`, root));
+    const model = checkText(text, `examples/${file}`).models.find((m) => m.name === name)!;
+    assert.equal(gpuUnsupported(model), null);
+    const mod = await import(new URL(`generated/${name}.ts`, root).href);
+    const M = 40, D = 10, B = 3;
+    const X = Float64Array.from(
+      { length: M * D },
+      (_, i) => Math.sin(1.7 * i) + Math.cos(0.3 * i * i),
+    );
+    const Q = Float64Array.from({ length: B * D }, (_, i) => X[i] + 0.2 * Math.sin(5.1 * i));
+    const memory = await mod.load(ctx.device, X, M, D);
+    const { states } = await memory.retrieve(Q, B);
+    memory.destroy();
+    const ref = retrieveReference(model, { rows: M, cols: D, data: X }, {
+      rows: B,
+      cols: D,
+      data: Q,
+    });
+    const scale = Math.max(...ref.states.data.map(Math.abs));
+    const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
+    assert.ok(err <= 1e-4 * scale, `max error ${err} vs scale ${scale}`);
   });
-  const scale = Math.max(...ref.states.data.map(Math.abs));
-  const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
-  assert.ok(err <= 1e-4 * scale, `max error ${err} vs scale ${scale}`);
-});
+}
 
 Deno.test("overlapping retrieve calls on one loaded memory each get their own answer", async () => {
   const ctx = await acquireDevice();

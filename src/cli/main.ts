@@ -23,7 +23,7 @@ import { load } from "../runtime/retriever.ts";
 import { traceOnGpu } from "../runtime/trace.ts";
 import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
 import { generateKernel } from "../wgsl/kernel.ts";
-import { emitModels, RUNTIME_FILE, runtimeText } from "../compile/emit.ts";
+import { emitModels, runtimeFiles } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 
 export const USAGE = `hopc: a compiler for associative memories (modern Hopfield networks)
@@ -321,13 +321,14 @@ async function compile(args: ParsedArgs, sources: Map<string, string>, io: Io): 
   const models = await loadModels(args.file, args.sets, sources);
   const outDir = args.outDir ?? "generated";
   const { files, skipped } = emitModels(models, args.file);
-  if (files.size > 0) files.set(RUNTIME_FILE, await runtimeText());
+  const runtime = await runtimeFiles();
+  if (files.size > 0) { for (const [name, text] of runtime) files.set(name, text); }
   await Deno.mkdir(outDir, { recursive: true });
   for (const [name, text] of files) {
     await writeFileAtomic(`${outDir}/${name}`, new TextEncoder().encode(text));
   }
   for (const s of skipped) io.err(`hopc: note: model \`${s.model}\` not compiled: ${s.reason}`);
-  const written = [...files.keys()].filter((f) => f !== RUNTIME_FILE).length;
+  const written = [...files.keys()].filter((f) => !runtime.has(f)).length;
   io.err(
     `hopc: ${args.file}: wrote ${written} files for ${
       models.length - skipped.length

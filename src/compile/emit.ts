@@ -6,6 +6,8 @@ import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
 import { kernelChoices, kernelSpec } from "../wgsl/kernel.ts";
 
 export const RUNTIME_FILE = "hopc_runtime.ts";
+/** The runtime's host-side fits (continuous memory, features), imported by the runtime. */
+export const HOST_FILE = "hopc_host.ts";
 
 /** The shape the example plan in NAME.plan.json is made for. */
 export const EXAMPLE_SHAPE = { M: 1024, D: 64 };
@@ -21,12 +23,7 @@ export function emitModels(models: Model[], sourceName: string): Emitted {
   const files = new Map<string, string>();
   const skipped: Emitted["skipped"] = [];
   for (const model of models) {
-    const reason = gpuUnsupported(model) ??
-      (model.memory.kind === "continuous" || model.similarity.kind === "features"
-        ? `${
-          model.memory.kind === "continuous" ? "continuous memory" : "features similarity"
-        } runs on the GPU through hopc's own load (the host fits its rows in float64 first: src/runtime/host_memory.ts); generated modules do not carry that fit yet`
-        : null);
+    const reason = gpuUnsupported(model);
     if (reason) {
       skipped.push({ model: model.name, reason });
       continue;
@@ -83,8 +80,12 @@ export function load(
 `;
 }
 
-/** The runtime the generated modules import, as text. */
-export async function runtimeText(): Promise<string> {
-  const text = await Deno.readTextFile(new URL("../runtime/standalone.ts", import.meta.url));
-  return `// Copied by hopc from src/runtime/standalone.ts. Do not edit.\n${text}`;
+/** The runtime the generated modules import (and its host-side fits), file name to text. */
+export async function runtimeFiles(): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const [name, source] of [[RUNTIME_FILE, "standalone.ts"], [HOST_FILE, HOST_FILE]]) {
+    const text = await Deno.readTextFile(new URL(`../runtime/${source}`, import.meta.url));
+    files.set(name, `// Copied by hopc from src/runtime/${source}. Do not edit.\n${text}`);
+  }
+  return files;
 }

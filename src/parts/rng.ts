@@ -20,37 +20,9 @@
 // !! The TypeScript functions and RNG_WGSL below must change together: the GPU path relies on
 // !! hash3 being bit-identical on both sides (tests pin known answers of the TypeScript side).
 
-/** Chris Wellons' lowbias32 integer hash (a bijection of u32). */
-export function lowbias32(x: number): number {
-  x = x >>> 0;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d);
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
-
-/** Hash of three u32 counters (each taken modulo 2^32) to one u32. */
-export function hash3(seed: number, a: number, b: number): number {
-  let h = lowbias32((seed + 0x9e3779b9) >>> 0);
-  h = lowbias32((h ^ a) >>> 0);
-  return lowbias32((h ^ b) >>> 0);
-}
-
-/** Uniform draw on [0, 1): the top 24 bits of hash3, times 2^-24. */
-export function uniform01(seed: number, a: number, b: number): number {
-  return (hash3(seed, a, b) >>> 8) * 5.9604644775390625e-8; // 2^-24
-}
-
-/** Standard normal draw (Box–Muller) from the two uniform counters (a, 2b) and (a, 2b + 1). */
-export function gaussian(seed: number, a: number, b: number): number {
-  const b2 = (b * 2) >>> 0;
-  const u1 = uniform01(seed, a, b2);
-  const u2 = uniform01(seed, a, (b2 + 1) >>> 0);
-  // 1 - u1 lies in (0, 1], so the logarithm is finite.
-  return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
-}
+// The TypeScript generator lives in the runtime's host preparation (self-contained, so generated
+// modules carry it); the WGSL below must stay bit-identical to it.
+export { gaussian, hash3, lowbias32, uniform01 } from "../runtime/hopc_host.ts";
 
 /**
  * WGSL source of the same generator (lowbias32, hash3 and uniform01). Must stay bit-identical to

@@ -11,7 +11,6 @@ import { checkShapes, modelError } from "../shapes.ts";
 import { kernelSpec } from "../wgsl/kernel.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
 import { PlanError, Retrieval, type RetrieveResult } from "./standalone.ts";
-import { hostMemory } from "./host_memory.ts";
 
 export type GpuResult = RetrieveResult;
 
@@ -32,16 +31,12 @@ export async function load(model: Model, X: Mat, ctx?: GpuContext): Promise<Retr
   const M = X.rows, D = X.cols;
   const plan = makePlan(model, { M, D }, ctx.limits); // throws a HopError for unsupported models
   // Continuous box/exact memories run the discrete kernel on their pooled rows; continuous
-  // quadrature and features models run their own kernels on rows the host prepares (float64).
+  // quadrature and features models run their own kernels. Their rows are prepared from X inside
+  // the runtime's load (kernel.hostPrep), as in a generated module.
   const kernel = kernelSpec(model);
-  const host = hostMemory(model, X);
   let retrieval: Retrieval;
   try {
-    retrieval = await Retrieval.load(ctx.device, kernel, host.rows.data, host.rows.rows, D, {
-      limits: ctx.limits,
-      memoriesTransformed: host.transformed,
-      aux: host.aux,
-    });
+    retrieval = await Retrieval.load(ctx.device, kernel, X.data, M, D, { limits: ctx.limits });
   } catch (e) {
     if (e instanceof PlanError) throw modelError(model, "memory", e.message, e.hint);
     throw e;

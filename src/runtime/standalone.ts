@@ -1,8 +1,8 @@
 // hopc runtime: runs one compiled retrieval kernel on a GPUDevice, in Deno or a browser.
 //
-// This file is self-contained on purpose (it imports nothing): `hopc compile` copies it beside the
-// generated modules as `hopc_runtime.ts`, and the compiler's own runtime uses this same code, so
-// what a generated module runs is exactly what the tests check.
+// This file is self-contained on purpose (it imports only ./hopc_host.ts, its host-side fits):
+// `hopc compile` copies both beside the generated modules, and the compiler's own runtime uses this
+// same code, so what a generated module runs is exactly what the tests check.
 //
 // A kernel's WGSL depends only on its model. Everything that depends on the data's shapes (M, D)
 // and the adapter's limits is planned here at load time and passed to the pipeline as override
@@ -11,6 +11,10 @@
 // Usage:
 //   const r = await Retrieval.load(device, kernel, X, M, D);   // memories uploaded once
 //   const { states } = await r.retrieve(Q, B);                // one submission, one readback
+
+import { type HostPrep, hostRows } from "./hopc_host.ts";
+
+export type { HostPrep };
 
 /** What the runtime needs to know about a compiled model (emitted by `hopc compile`). */
 export interface KernelSpec {
@@ -29,6 +33,11 @@ export interface KernelSpec {
   memoryAux: "none" | "norm" | "half_sq_norm" | "host";
   /** Scratch floats per query beyond M (the quadrature family keeps its points' masses there). */
   rowExtra?: number;
+  /**
+   * The kernel reads rows prepared on the host from the memories (a continuous memory's fitted
+   * coefficients, the features' [W; KV]): `load` takes the raw memories and prepares them.
+   */
+  hostPrep?: HostPrep;
   /** Memories (at load) and queries (before step 1) pass through the post-transform. */
   transformsInputs: boolean;
   mask: "none" | "topk" | "random";
@@ -315,6 +324,59 @@ function compile(
   return build;
 }
 
+/** Rows of the kernel's memory after host preparation (the plan depends on it). */
+function preparedRowCount(prep: HostPrep, D: number): number {
+  if (prep.kind === "continuous") return prep.spec.functions;
+  return prep.spec.map === "elu" ? D : 2 * prep.spec.count;
+}
+
+/**
+ * Runs the kernel's `prepare` entry point over the M rows of `raw`: each row post-transformed
+ * (when `transform`) into `prepared`, and its norm (or half squared norm) into `aux`.
+ */
+function prepareRows(
+  device: GPUDevice,
+  compiled: Compiled,
+  uniform: GPUBuffer,
+  raw: GPUBuffer,
+  M: number,
+  D: number,
+  opts: { transform: boolean; maxX: number },
+): { prepared: GPUBuffer; aux: GPUBuffer } {
+  const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const prepared = device.createBuffer({
+    label: "hopc prepared memories",
+    size: raw.size,
+    usage: storage,
+  });
+  const aux = device.createBuffer({
+    label: "hopc memory aux",
+    size: Math.max(16, M * 4),
+    usage: storage,
+  });
+  const dummy = (label: string) => device.createBuffer({ label, size: 16, usage: storage });
+  const unused = [dummy("unused"), dummy("unused"), dummy("unused"), dummy("unused")];
+  device.queue.writeBuffer(
+    uniform,
+    0,
+    new Uint32Array([M, D, M, 1, 0, M, opts.transform ? 1 : 0, 0]),
+  );
+  const group = device.createBindGroup({
+    layout: compiled.layout,
+    entries: [uniform, unused[0], unused[1], raw, prepared, aux, unused[2], unused[3]]
+      .map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  const encoder = device.createCommandEncoder({ label: "hopc prepare memories" });
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(compiled.prepare);
+  pass.setBindGroup(0, group);
+  pass.dispatchWorkgroups(Math.min(M, opts.maxX), Math.ceil(M / opts.maxX));
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+  for (const b of unused) b.destroy(); // freed once the work is done
+  return { prepared, aux };
+}
+
 export interface RetrieveResult {
   /** Final states, B x D, row-major. */
   states: Float32Array;
@@ -377,6 +439,16 @@ export class Retrieval {
     if (!(M >= 1 && D >= 1 && X.length === M * D)) {
       throw new RangeError(`memories must be M x D = ${M} x ${D} values, got ${X.length}`);
     }
+    if (kernel.hostPrep) {
+      return Retrieval.#loadPrepared(
+        device,
+        { ...kernel, hostPrep: kernel.hostPrep },
+        X,
+        M,
+        D,
+        opts,
+      );
+    }
     if (M < kernel.minMemories) {
       throw new RangeError(
         `model \`${kernel.name}\` needs at least ${kernel.minMemories} memories, got M = ${M}`,
@@ -431,48 +503,77 @@ export class Retrieval {
     }
     // The `prepare` entry point post-transforms each memory row and computes its norm, on the GPU
     // with the same code that transforms the queries.
-    const prepared = device.createBuffer({
-      label: "hopc prepared memories",
-      size: Math.max(16, bytes),
-      usage: storage,
+    const { prepared, aux } = prepareRows(device, compiled, uniform, raw, M, D, {
+      transform: !opts.memoriesTransformed,
+      maxX: limits.maxComputeWorkgroupsPerDimension,
     });
-    const aux = device.createBuffer({
-      label: "hopc memory aux",
-      size: Math.max(16, M * 4),
-      usage: storage,
-    });
-    const dummy = (label: string) => device.createBuffer({ label, size: 16, usage: storage });
-    const unusedRead = [dummy("unused"), dummy("unused")];
-    const unusedWrite = [dummy("unused"), dummy("unused")];
-    device.queue.writeBuffer(
-      uniform,
-      0,
-      new Uint32Array([M, D, M, 1, 0, M, opts.memoriesTransformed ? 0 : 1, 0]),
-    );
-    const group = device.createBindGroup({
-      layout: compiled.layout,
-      entries: [
-        uniform,
-        unusedRead[0],
-        unusedRead[1],
-        raw,
-        prepared,
-        aux,
-        unusedWrite[0],
-        unusedWrite[1],
-      ]
-        .map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
-    const encoder = device.createCommandEncoder({ label: "hopc prepare memories" });
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(compiled.prepare);
-    pass.setBindGroup(0, group);
-    const maxX = limits.maxComputeWorkgroupsPerDimension;
-    pass.dispatchWorkgroups(Math.min(M, maxX), Math.ceil(M / maxX));
-    pass.end();
-    device.queue.submit([encoder.finish()]);
-    for (const b of [raw, ...unusedRead, ...unusedWrite]) b.destroy(); // freed once the work is done
+    raw.destroy(); // freed once the work is done
     return new Retrieval(device, kernel, plan, M, D, limits, compiled, prepared, aux, uniform);
+  }
+
+  /**
+   * Models whose kernel reads rows derived from the memories (continuous memory, features): the
+   * memories are post-transformed on the GPU when the model says so (the kernel's own `prepare`
+   * pass, read back once), the rows are prepared on the host in float64 (hopc_host.ts), then
+   * loaded as the kernel's memory.
+   */
+  static async #loadPrepared(
+    device: GPUDevice,
+    kernel: KernelSpec & { hostPrep: HostPrep },
+    X: ArrayLike<number>,
+    L: number,
+    D: number,
+    opts: LoadOptions,
+  ): Promise<Retrieval> {
+    const limits = opts.limits ?? device.limits;
+    let data = Float64Array.from(X);
+    if (kernel.transformsInputs && !opts.memoriesTransformed) {
+      // Plan at the final row count, so the pipeline is the one the retrieval uses.
+      const plan = planShapes(kernel, preparedRowCount(kernel.hostPrep, D), D, limits);
+      const bytes = L * plan.paddedDim * 4;
+      if (bytes > limits.maxStorageBufferBindingSize) {
+        throw new PlanError(
+          `the memories need ${bytes} bytes on the GPU (M = ${L}, D = ${D}), over this adapter's storage binding limit of ${limits.maxStorageBufferBindingSize} bytes`,
+          "split the memories into several models, or use --device cpu",
+        );
+      }
+      const compiled = await compile(device, kernel, overrideConstants(plan));
+      const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+      const raw = device.createBuffer({ label: "hopc raw memories", size: bytes, usage: storage });
+      device.queue.writeBuffer(raw, 0, padRows(X, L, D, plan.paddedDim));
+      const uniform = device.createBuffer({
+        label: "hopc shape",
+        size: 32,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
+      const { prepared, aux } = prepareRows(device, compiled, uniform, raw, L, D, {
+        transform: true,
+        maxX: limits.maxComputeWorkgroupsPerDimension,
+      });
+      const readback = device.createBuffer({
+        label: "hopc prepared readback",
+        size: bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      const encoder = device.createCommandEncoder({ label: "hopc read prepared memories" });
+      encoder.copyBufferToBuffer(prepared, 0, readback, 0, bytes);
+      device.queue.submit([encoder.finish()]);
+      await readback.mapAsync(GPUMapMode.READ);
+      const padded = new Float32Array(readback.getMappedRange());
+      data = new Float64Array(L * D);
+      for (let i = 0; i < L; i++) {
+        for (let d = 0; d < D; d++) data[i * D + d] = padded[i * plan.paddedDim + d];
+      }
+      readback.unmap();
+      for (const b of [raw, prepared, aux, uniform, readback]) b.destroy();
+    }
+    const { rows, aux } = hostRows(kernel.hostPrep, { rows: L, cols: D, data });
+    const { hostPrep: _, ...rest } = kernel;
+    return Retrieval.load(device, rest, rows.data, rows.rows, D, {
+      limits,
+      memoriesTransformed: true,
+      aux,
+    });
   }
 
   /** Bytes the memory holds on the device: its rows and their per-row numbers. */

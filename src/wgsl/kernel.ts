@@ -65,7 +65,19 @@ export interface Ctx {
 export function kernelSpec(model: Model): KernelSpec {
   // Box + exact continuous memory is the discrete kernel over its pooled rows (MATH.md 4.2).
   const pooled = poolContinuous(model);
-  if (pooled) return { ...kernelSpec(pooled.model), wgsl: generateKernel(model) };
+  if (pooled) {
+    const { basis, functions, width, ridge, points } = pooled.spec;
+    return {
+      ...kernelSpec(pooled.model),
+      wgsl: generateKernel(model),
+      // The N pooled rows are fitted on the host at load (hopc_host.ts).
+      hostPrep: {
+        kind: "continuous",
+        spec: { basis, functions, width, ridge, points },
+        pointAux: "none",
+      },
+    };
+  }
   const family = kernelChoices(model).family;
   if (family === "features" || family === "quadrature") return projectedSpec(model);
   return {

@@ -54,7 +54,19 @@ export function projectedSpec(model: Model): KernelSpec {
     mask: model.mask.kind,
     minMemories: 1,
   };
-  if (model.memory.kind === "continuous") spec.rowExtra = model.memory.points;
+  // The kernel's rows are prepared on the host at load (hopc_host.ts).
+  if (model.memory.kind === "continuous") {
+    const { basis, functions, width, ridge, points } = model.memory;
+    spec.rowExtra = points;
+    spec.hostPrep = {
+      kind: "continuous",
+      spec: { basis, functions, width, ridge, points },
+      pointAux: sim?.memoryAux ?? "none",
+    };
+  } else if (model.similarity.kind === "features") {
+    const { map, count, seed } = model.similarity;
+    spec.hostPrep = { kind: "features", spec: { map, count, seed }, beta: model.beta };
+  }
   spec.wgsl = features ? featuresKernel(model) : quadratureKernel(model);
   return spec;
 }
@@ -217,6 +229,7 @@ const RELU_FLOOR: f32 = ${f32(RELU_FLOOR)};
   const step =
     `// One step of kernel retrieval: phi(q) into the scratch row, then KV^T phi / (ksum^T phi + eps).
 fn retrieval_step(lid: u32) {
+  sync_scratch();   // the previous step's readout has read every row before they are rewritten
   let F = ${F};
 ${phi}
   let denominator = reduce_sum(lid, part_den) + eps;
@@ -367,6 +380,7 @@ fn weight(x: f32, tau: f32) -> f32 { return ${ent.weight}; }
   const step = `${basis}${trapezoid}${thresholdFns}
 // One step: r = B q, scores at the points, density, E[psi], readout B^T E[psi].
 fn retrieval_step(lid: u32) {
+  sync_scratch();   // the previous step's readout has read every row before they are rewritten
   let query_aux = ${hasAux ? "query_aux_of_state(lid)" : "0.0"};
   for (var n = lid; n < N; n = n + WG) { scratch[slot(n)] = project(n); }
   sync_scratch();

@@ -211,6 +211,10 @@ export function entmax15Sort(scores: Float64Array): Float64Array {
     const d = Math.max(v - tau, 0);
     return d * d;
   });
+  // Σp = 1 in exact arithmetic; rounding can leave a dominant entry at 1 + 4e-16. Dividing by the
+  // sum keeps every weight in [0, 1] and the total at 1 to the last bit.
+  const total = accurateSum(p);
+  for (let i = 0; i < p.length; i++) p[i] /= total;
   return scatter(scores.length, idx, p);
 }
 

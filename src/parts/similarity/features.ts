@@ -28,165 +28,29 @@
 // kept current while streaming over the keys by rescaling the running sums (online max).
 import type { Similarity } from "../../ir.ts";
 import type { Mat, SimilarityPart } from "../types.ts";
-import { gaussian } from "../rng.ts";
+import {
+  buildKernelState,
+  featureCount,
+  featureMatrix,
+  features,
+  KERNEL_EPS,
+  type KernelState,
+  phi,
+} from "../../runtime/hopc_host.ts";
+
+// W, the feature maps and the KV / ksum build are shared with the runtime's host preparation (one
+// implementation, self-contained so generated modules carry it).
+export {
+  buildKernelState,
+  featureCount,
+  featureMatrix,
+  KERNEL_EPS,
+  type KernelState,
+  phi,
+  RELU_FLOOR,
+} from "../../runtime/hopc_host.ts";
 
 type Features = Extract<Similarity, { kind: "features" }>;
-
-/** The ε in the denominator of the kernel update (as in NPH's code). */
-export const KERNEL_EPS = 1e-6;
-/** Additive floor of the relu map (as in NPH's code). */
-export const RELU_FLOOR = 1e-3;
-
-/** F, the number of features: spec.count for positive and relu, D for elu. */
-export function featureCount(spec: Features, D: number): number {
-  return spec.map === "elu" ? D : spec.count;
-}
-
-/**
- * The Gaussian-orthogonal random matrix W (F×D) of the positive and relu maps (null for elu).
- * Deterministic in (seed, F, D); rows of one block of D are orthogonal, row norms are χ_D draws.
- */
-export function featureMatrix(spec: Features, D: number): Mat | null {
-  if (spec.map === "elu") return null;
-  const F = spec.count;
-  const data = new Float64Array(F * D);
-  const v = new Float64Array(D);
-  for (let r = 0; r < F; r++) {
-    const blockStart = r - (r % D);
-    for (let j = 0; j < D; j++) v[j] = gaussian(spec.seed, 2 * r, j);
-    // Modified Gram–Schmidt against the earlier (unit) rows of this block, done twice
-    // ("twice is enough") so the rows are orthogonal to float64 precision.
-    for (let pass = 0; pass < 2; pass++) {
-      for (let k = blockStart; k < r; k++) {
-        const o = k * D;
-        let d = 0;
-        for (let j = 0; j < D; j++) d += v[j] * data[o + j];
-        for (let j = 0; j < D; j++) v[j] -= d * data[o + j];
-      }
-    }
-    let nv = 0;
-    for (let j = 0; j < D; j++) nv += v[j] * v[j];
-    nv = Math.sqrt(nv);
-    const o = r * D;
-    for (let j = 0; j < D; j++) data[o + j] = nv > 0 ? v[j] / nv : 0;
-  }
-  // Scale each unit row by an independent χ_D draw, after the whole orthonormalization (the
-  // projections above use the unit rows).
-  for (let r = 0; r < F; r++) {
-    let c = 0;
-    for (let j = 0; j < D; j++) {
-      const g = gaussian(spec.seed, 2 * r + 1, j);
-      c += g * g;
-    }
-    c = Math.sqrt(c);
-    const o = r * D;
-    for (let j = 0; j < D; j++) data[o + j] *= c;
-  }
-  return { rows: F, cols: D, data };
-}
-
-/** Features of v with an optional max shift: φ(v)·e^{−shift}, and the shift used. */
-function features(
-  v: Float64Array,
-  spec: Features,
-  W: Mat | null,
-  beta: number,
-  shiftToMax: boolean,
-): { f: Float64Array; shift: number } {
-  const sb = Math.sqrt(beta);
-  const D = v.length;
-  if (spec.map === "elu") {
-    const f = new Float64Array(D);
-    for (let j = 0; j < D; j++) {
-      const t = sb * v[j];
-      f[j] = t > 0 ? t + 1 : Math.exp(t); // elu(t) + 1
-    }
-    return { f, shift: 0 };
-  }
-  if (!W || W.cols !== D) throw new Error("features: W must be F×D for the positive/relu maps");
-  const F = W.rows;
-  const f = new Float64Array(F);
-  for (let r = 0; r < F; r++) {
-    let s = 0;
-    const o = r * D;
-    for (let j = 0; j < D; j++) s += W.data[o + j] * v[j];
-    f[r] = sb * s; // (W x̃)_r
-  }
-  if (spec.map === "relu") {
-    for (let r = 0; r < F; r++) f[r] = Math.max(f[r], 0) + RELU_FLOOR;
-    return { f, shift: 0 };
-  }
-  let xx = 0;
-  for (let j = 0; j < D; j++) xx += v[j] * v[j];
-  const half = (beta * xx) / 2; // ‖x̃‖²/2
-  let shift = 0;
-  if (shiftToMax) {
-    shift = -Infinity;
-    for (let r = 0; r < F; r++) if (f[r] - half > shift) shift = f[r] - half;
-  }
-  const c = 1 / Math.sqrt(F);
-  for (let r = 0; r < F; r++) f[r] = c * Math.exp(f[r] - half - shift);
-  return { f, shift };
-}
-
-/**
- * The feature map φ (see the header). Keys (isQuery = false): φ(x) exactly. Queries
- * (isQuery = true): for the positive map, φ(q)·e^{−c_q} with c_q = max_f (W q̃ − ‖q̃‖²/2)_f, the
- * per-query factor that kernelStep compensates exactly; relu and elu are returned exactly.
- */
-export function phi(
-  v: Float64Array,
-  spec: Features,
-  W: Mat | null,
-  beta: number,
-  isQuery: boolean,
-): Float64Array {
-  return features(v, spec, W, beta, isQuery).f;
-}
-
-/** Precomputed state of the kernel update: KV = Σ φ̂(x_i) x_iᵀ, ksum = Σ φ̂(x_i), φ̂ = φ e^{−c_k}. */
-export interface KernelState {
-  W: Mat | null;
-  /** F×D. */
-  KV: Mat;
-  /** F. */
-  ksum: Float64Array;
-  /** c_k: the keys' features are stored divided by e^{c_k} (0 for relu and elu). */
-  keyShift: number;
-}
-
-/** Streams over the memories once, keeping a running global max shift (rescaling the sums). */
-export function buildKernelState(X: Mat, spec: Features, beta: number): KernelState {
-  const D = X.cols;
-  const W = featureMatrix(spec, D);
-  const F = featureCount(spec, D);
-  const KV = new Float64Array(F * D);
-  const ksum = new Float64Array(F);
-  const shifted = spec.map === "positive";
-  let keyShift = shifted ? -Infinity : 0;
-  for (let i = 0; i < X.rows; i++) {
-    const x = X.data.subarray(i * D, (i + 1) * D);
-    const { f, shift } = features(x, spec, W, beta, shifted);
-    let scale = 1; // multiplies this key's features, e^{shift − c_k}
-    if (shifted) {
-      if (shift > keyShift) {
-        // New global max: rescale what was accumulated so far by e^{c_old − c_new}.
-        const r = keyShift === -Infinity ? 0 : Math.exp(keyShift - shift);
-        for (let k = 0; k < KV.length; k++) KV[k] *= r;
-        for (let k = 0; k < F; k++) ksum[k] *= r;
-        keyShift = shift;
-      } else scale = Math.exp(shift - keyShift);
-    }
-    for (let r = 0; r < F; r++) {
-      const fr = f[r] * scale;
-      ksum[r] += fr;
-      const o = r * D;
-      for (let j = 0; j < D; j++) KV[o + j] += fr * x[j];
-    }
-  }
-  if (keyShift === -Infinity) keyShift = 0; // no memories
-  return { W, KV: { rows: F, cols: D, data: KV }, ksum, keyShift };
-}
 
 /** The query's stabilized features and the rescaled ε of the denominator. */
 function queryFeatures(state: KernelState, q: Float64Array, spec: Features, beta: number) {
