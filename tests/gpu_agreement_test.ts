@@ -1054,8 +1054,10 @@ if (registering) {
     // On Deno's WebGPU over Mesa llvmpipe (Vulkan lavapipe and GL alike, LLVM 15) kernels with
     // large D go wrong after some hundreds of X tiles in one dispatch: threshold kernel, D = 700,
     // M = 80, from step 21; D = 1060 or 1100 with one row per tile, after about 220 to 320 tiles
-    // (D = 1100, M = 80: step 3 or 4); online kernel, D = 700, M = 160, from step 35; never seen
-    // at D <= 300. The state entering the bad step is right, and one step restarted from it is
+    // (D = 1100, M = 80: step 3 or 4); online kernel, D = 700, M = 160, from step 35. At small D
+    // it takes more tiles in one step: D = 64, M = 131072 (1337 tiles of 98 rows) goes wrong and
+    // M = 16384 (167 tiles) does not; D = 784, M = 5000 (833 tiles of 6 rows) goes wrong. SwiftShader
+    // runs those right too (8.5e-7 of the reference at D = 64, M = 131072). The state entering the bad step is right, and one step restarted from it is
     // right, so by WGSL semantics the continuous run must be too. Chromium 150 (Tint +
     // SwiftShader) runs the same WGSL with the same override constants correctly: 2.6e-7, 3.1e-6
     // and 5.5e-7 of the reference for the three cases below. So not a hopc kernel bug: the naga
