@@ -15,7 +15,7 @@ export const EXAMPLE_SHAPE = { M: 1024, D: 64 };
 export interface Emitted {
   /** File name (inside the output folder) to text. */
   files: Map<string, string>;
-  /** Models with no GPU lowering yet, with the reason. */
+  /** Models with no GPU lowering (continuous memory with manhattan quadrature), with the reason. */
   skipped: { model: string; reason: string }[];
 }
 

@@ -6,7 +6,7 @@
 //   q+ = post(B^T masses)
 //
 // so the GPU runs the discrete kernel on B with beta scaled by N^(1-alpha). Gaussian bases and
-// the trapezoid rule keep the quadrature form (no GPU lowering yet).
+// the trapezoid rule keep the quadrature form (the quadrature kernel, src/wgsl/projected.ts).
 import type { Model } from "../ir.ts";
 import { type ContinuousMemory, usesPooledForm } from "../reference/continuous.ts";
 

@@ -77,7 +77,7 @@ export const Plan = z.object({
 });
 export type Plan = z.infer<typeof Plan>;
 
-/** Why a model has no GPU lowering yet, or null if it has one. */
+/** Why a model has no GPU lowering, or null if it has one. */
 export function gpuUnsupported(model: Model): string | null {
   if (model.memory.kind === "continuous" && !poolContinuous(model)) {
     return quadratureUnsupported(model);
