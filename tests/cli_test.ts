@@ -592,3 +592,41 @@ Deno.test("explain --emit plan shows the continuous and features lowerings", asy
   );
   assert.match(wgsl.out, /pooled pass/);
 });
+
+Deno.test("features with --weights: the cpu with a note, or exit 1 under --device gpu", async () => {
+  await withDir(async (dir) => {
+    const X = data(30, 6, 1), Q = data(4, 6, 2);
+    await writeNpy(`${dir}/x.npy`, X);
+    await writeNpy(`${dir}/q.npy`, Q);
+    const base = [
+      "retrieve",
+      examplePath("features.hop"),
+      "--model",
+      "relu_features",
+      "--memories",
+      `${dir}/x.npy`,
+      "--queries",
+      `${dir}/q.npy`,
+    ];
+    const ok = await hopc(...base, "-o", `${dir}/o.npy`, "--weights", `${dir}/w.npy`);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.err, /never forms one weight per memory.*running the float64 reference/);
+    const w = parseNpy(await Deno.readFile(`${dir}/w.npy`), "w.npy");
+    assert.deepEqual([w.rows, w.cols], [4, 30]);
+    const bad = await hopc(
+      ...base,
+      "-o",
+      `${dir}/o2.npy`,
+      "--weights",
+      `${dir}/w2.npy`,
+      "--device",
+      "gpu",
+    );
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /features\.hop:\d+:\d+: error: model `relu_features`/);
+    assert.match(bad.err, /hint: drop --device gpu/);
+    for (const f of ["o2.npy", "w2.npy"]) {
+      assert.equal(await Deno.stat(`${dir}/${f}`).then(() => true, () => false), false, f);
+    }
+  });
+});
