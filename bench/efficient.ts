@@ -138,7 +138,6 @@ function syntheticData(M: number, D: number, B: number, seed: number): { X: Mat;
 }
 
 const log = (s: string) => console.error(s);
-const fmt = (v: number, d = 1) => v.toFixed(d).padStart(9);
 
 interface Options {
   quick: boolean;
