@@ -23,6 +23,15 @@
 import { loadFashionMnist } from "./lib/fashion_mnist.ts";
 import { maskBottomHalf, rotatedSequence, toSigned } from "./lib/frames.ts";
 import { linePlot, panels, type Series } from "./lib/svg.ts";
+import {
+  dateStamp,
+  isCpuAdapter,
+  relativeError,
+  rowCosines,
+  slug,
+  timeCalls,
+  type Timing,
+} from "./lib/common.ts";
 import { checkText } from "../src/check.ts";
 import type { Model } from "../src/ir.ts";
 import type { Mat } from "../src/parts/types.ts";
@@ -72,17 +81,7 @@ export function meanCosine(
   if (a.length < rows * cols || b.length < rows * cols) {
     throw new Error(`meanCosine: expected ${rows}x${cols} values`);
   }
-  let sum = 0;
-  for (let r = 0; r < rows; r++) {
-    let ab = 0, aa = 0, bb = 0;
-    for (let c = r * cols; c < (r + 1) * cols; c++) {
-      ab += a[c] * b[c];
-      aa += a[c] * a[c];
-      bb += b[c] * b[c];
-    }
-    sum += aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
-  }
-  return rows > 0 ? sum / rows : NaN;
+  return rows > 0 ? rowCosines(a, b, rows, cols).reduce((s, c) => s + c, 0) / rows : NaN;
 }
 
 /** Mean and population standard deviation (ddof 0, like numpy's std). */
@@ -91,13 +90,6 @@ export function meanStd(xs: number[]): { mean: number; std: number } {
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   const v = xs.reduce((s, x) => s + (x - mean) ** 2, 0) / xs.length;
   return { mean, std: Math.sqrt(v) };
-}
-
-/** Median of a non-empty list. */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
 /**
@@ -286,42 +278,6 @@ function models(N: number): Record<"box" | "gaussian" | "discrete", Model> {
   return { box: get("cont_box"), gaussian: get("cont_gauss"), discrete: get("discrete") };
 }
 
-interface Timing {
-  /** Median ms of one retrieve call (the whole query batch). */
-  ms: number;
-  min: number;
-  max: number;
-  n: number;
-  warmupMs: number;
-}
-
-/** Times `fn` after a warm-up call whose result it returns (so that call is not wasted). */
-async function timeCalls<T>(
-  fn: () => Promise<T>,
-  minTime: number,
-): Promise<{ first: T; timing: Timing }> {
-  let t = performance.now();
-  const first = await fn();
-  const warmupMs = performance.now() - t;
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 3 || (performance.now() - start < minTime * 1000 && times.length < 1000)) {
-    t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  return {
-    first,
-    timing: {
-      ms: median(times),
-      min: Math.min(...times),
-      max: Math.max(...times),
-      n: times.length,
-      warmupMs,
-    },
-  };
-}
-
 /** One path on one video: what the JSON keeps per run. */
 interface Run {
   cos: number;
@@ -334,15 +290,6 @@ interface Run {
   rows: number;
   /** On the first CHECK_QUERIES queries: max |gpu - ref| / max |ref| and the cosine gap. */
   reference: { queries: number; relErr: number; cosGap: number };
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>, n: number): number {
-  let err = 0, scale = 0;
-  for (let i = 0; i < n; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale > 0 ? err / scale : err;
 }
 
 async function runPath(
@@ -368,7 +315,7 @@ async function runPath(
     const n = k * Q.cols;
     const reference = {
       queries: k,
-      relErr: relErr(out.states, ref, n),
+      relErr: relativeError(out.states, ref, n),
       cosGap: Math.abs(
         meanCosine(out.states, originals, k, Q.cols) - meanCosine(ref, originals, k, Q.cols),
       ),
@@ -390,24 +337,6 @@ async function runPath(
 
 // ---------------------------------------------------------------------------------------------
 // Output helpers
-
-function isCpuAdapter(ctx: GpuContext): boolean {
-  const info = ctx.adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  return info.isFallbackAdapter === true ||
-    /llvmpipe|lavapipe|swiftshader|softpipe|warp|software/i.test(ctx.info);
-}
-
-function slug(s: string): string {
-  return s.toLowerCase().replace(/\[.*?\]/g, "").replace(/[^a-z0-9]+/g, "-").replace(
-    /^-+|-+$/g,
-    "",
-  ).slice(0, 60) || "adapter";
-}
-
-function day(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
-}
 
 function kib(bytes: number): string {
   return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(2)}M` : `${(bytes / 1024).toFixed(0)}K`;
@@ -691,7 +620,7 @@ async function main(): Promise<void> {
   }
 
   const seconds = (performance.now() - t0) / 1000;
-  const out = opts.out ?? `bench/results/continuous-${slug(ctx.info)}-${day(started)}.json`;
+  const out = opts.out ?? `bench/results/continuous-${slug(ctx.info)}-${dateStamp(started)}.json`;
   const json = {
     command: ["deno", "run", "-A", "bench/continuous.ts", ...Deno.args].join(" "),
     date: started.toISOString(),

@@ -24,6 +24,14 @@ import { acquireDevice, type GpuContext } from "../src/runtime/device.ts";
 import { load } from "../src/runtime/retriever.ts";
 import { loadFashionMnist } from "./lib/fashion_mnist.ts";
 import { maskBottomHalf } from "./lib/frames.ts";
+import {
+  dateStamp,
+  gaussianRng,
+  relativeError,
+  rowCosines,
+  slug,
+  timeCalls,
+} from "./lib/common.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
@@ -45,47 +53,6 @@ export function fitExponent(xs: number[], ys: number[]): { exponent: number; r2:
   return { exponent, r2: syy > 0 ? (sxy * sxy) / (sxx * syy) : 1 };
 }
 
-/** Cosine of row b of `a` with row b of `b` (both rows x cols), for every row. */
-export function rowCosines(a: ArrayLike<number>, b: ArrayLike<number>, rows: number, cols: number) {
-  const out: number[] = [];
-  for (let r = 0; r < rows; r++) {
-    let ab = 0, aa = 0, bb = 0;
-    for (let c = 0; c < cols; c++) {
-      const x = a[r * cols + c], y = b[r * cols + c];
-      ab += x * y;
-      aa += x * x;
-      bb += y * y;
-    }
-    out.push(aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0);
-  }
-  return out;
-}
-
-/** max |a - b| / max |b|. */
-export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale > 0 ? err / scale : err;
-}
-
-/** Median of the timed calls after one warm-up call: at least 3 calls and about `minTime` s. */
-export async function timeCalls(fn: () => Promise<unknown>, minTime: number) {
-  await fn();
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 3 || performance.now() - start < minTime * 1000) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  const h = times.length >> 1;
-  return { ms: times.length % 2 ? times[h] : (times[h - 1] + times[h]) / 2, calls: times.length };
-}
-
 // ---------------------------------------------------------------------------------------------
 
 const VARIANTS = {
@@ -103,18 +70,6 @@ function model(name: string, line: string, beta: number): Model {
   );
   if (diagnostics.length) throw new Error(diagnostics.map((d) => d.message).join("\n"));
   return models[0];
-}
-
-function gaussianRng(seed: number): () => number {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
 /** Unit-norm random memories; query b is memory (7b mod M) plus noise of norm about 0.3. */
@@ -215,7 +170,7 @@ async function costAgainstM(ctx: GpuContext, o: Options) {
       const r = await load(m, X, ctx);
       const loadMs = performance.now() - t0;
       try {
-        const t = await timeCalls(() => r.retrieve(Q), o.minTime);
+        const t = (await timeCalls(() => r.retrieve(Q), o.minTime)).timing;
         // Is the answer right? The first 4 queries against the float64 reference.
         const few = { rows: 4, cols: D, data: Q.data.slice(0, 4 * D) };
         const gpu = (await r.retrieve(few)).states;
@@ -224,7 +179,7 @@ async function costAgainstM(ctx: GpuContext, o: Options) {
           variant,
           M,
           retrieveMs: t.ms,
-          calls: t.calls,
+          calls: t.n,
           loadMs,
           deviceBytes: r.deviceBytes,
           relErr,
@@ -455,10 +410,8 @@ async function main() {
     featuresError: error,
     quality: qual,
   };
-  const slug = ctx.info.toLowerCase().replace(/\[.*?\]/g, "").replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "").slice(0, 60);
   const out = o.out ??
-    `bench/results/efficient-${slug}-${new Date().toISOString().slice(0, 10)}${
+    `bench/results/efficient-${slug(ctx.info)}-${dateStamp(new Date())}${
       o.quick ? "-quick" : ""
     }.json`;
   await Deno.mkdir(out.replace(/\/[^/]*$/, ""), { recursive: true }).catch(() => {});

@@ -11,7 +11,7 @@
 // calls until at least 3 were timed and about --min-time seconds (default 2) went by; the median
 // is reported. GFLOP/s counts the two GEMMs only: 4·M·D·B·steps. Results go to a table on stdout
 // and to bench/results/<adapter-slug>-<date>.json (or --out).
-import { acquireDevice, type GpuContext } from "../src/runtime/device.ts";
+import { acquireDevice } from "../src/runtime/device.ts";
 import { load } from "../src/runtime/retriever.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
 import type { Mat } from "../src/parts/types.ts";
@@ -23,6 +23,15 @@ import {
   loadUnfused,
 } from "../src/bench/unfused.ts";
 import { createOrtRetrieval, loadOrt, OrtUnavailable } from "../src/bench/ort.ts";
+import {
+  dateStamp,
+  gaussianRng,
+  isCpuAdapter,
+  relativeError,
+  slug,
+  timeCalls as timeCallsOf,
+  type Timing as CallTiming,
+} from "./lib/common.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
@@ -158,21 +167,8 @@ function fail(message: string): never {
 // Data: deterministic, a retrieval-like regime. Memories have entries N(0, 1/D) (norm about 1);
 // query b is memory (7b mod M) plus noise of norm about 0.3, so a step moves it toward a memory.
 
-function gaussian(seed: number): () => number {
-  let s = seed >>> 0;
-  const uniform = () => {
-    // mulberry32
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-}
-
 function makeData(M: number, D: number, B: number): { X: Mat; Q: Mat } {
-  const g = gaussian(M * 31 + D * 7 + B);
+  const g = gaussianRng(M * 31 + D * 7 + B);
   const sd = 1 / Math.sqrt(D);
   const X = { rows: M, cols: D, data: Float64Array.from({ length: M * D }, () => g() * sd) };
   const Q = { rows: B, cols: D, data: new Float64Array(B * D) };
@@ -186,14 +182,7 @@ function makeData(M: number, D: number, B: number): { X: Mat; Q: Mat } {
 // ---------------------------------------------------------------------------------------------
 // Timing
 
-interface Timing {
-  /** Median of the timed calls, ms. */
-  ms: number;
-  min: number;
-  max: number;
-  /** Timed calls (after one warm-up). */
-  n: number;
-  warmupMs: number;
+interface Timing extends CallTiming {
   gflops: number;
 }
 
@@ -205,41 +194,14 @@ interface PathResult {
   note?: string;
 }
 
+/** The shared timing of bench/lib/common.ts, with GFLOP/s at `flop` per call. */
 async function timeCalls(
   fn: () => Promise<unknown>,
   flop: number,
   minTime: number,
 ): Promise<Timing> {
-  let t = performance.now();
-  await fn();
-  const warmupMs = performance.now() - t;
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 3 || (performance.now() - start < minTime * 1000 && times.length < 1000)) {
-    t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  const h = times.length >> 1;
-  const ms = times.length % 2 ? times[h] : (times[h - 1] + times[h]) / 2;
-  return {
-    ms,
-    min: times[0],
-    max: times[times.length - 1],
-    n: times.length,
-    warmupMs,
-    gflops: flop / (ms * 1e6),
-  };
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale > 0 ? err / scale : err;
+  const { timing } = await timeCallsOf(fn, minTime);
+  return { ...timing, gflops: flop / (timing.ms * 1e6) };
 }
 
 function errorText(e: unknown): string {
@@ -277,26 +239,6 @@ interface Cell extends Shape {
   speedupVsUnfused?: number;
   /** ORT ms / fused ms: above 1, the fused kernel is faster. */
   speedupVsOrt?: number;
-}
-
-function isCpuAdapter(ctx: GpuContext): boolean {
-  const info = ctx.adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  return info.isFallbackAdapter === true ||
-    /llvmpipe|lavapipe|swiftshader|softpipe|warp|software/i.test(ctx.info);
-}
-
-function slug(s: string): string {
-  return s.toLowerCase().replace(/\[.*?\]/g, "").replace(/[^a-z0-9]+/g, "-").replace(
-    /^-+|-+$/g,
-    "",
-  ).slice(0, 60) || "adapter";
-}
-
-function stamp(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}${
-    p(d.getMinutes())
-  }`;
 }
 
 const log = (s: string) => console.error(s);
@@ -486,7 +428,7 @@ async function main(): Promise<void> {
         if (refStates && unfusedStates && cell.unfused.timing) {
           cell.unfused.agreement = {
             against: "reference",
-            relErr: relErr(unfusedStates, refStates),
+            relErr: relativeError(unfusedStates, refStates),
           };
         }
 
@@ -504,7 +446,7 @@ async function main(): Promise<void> {
             if (yardstick && states) {
               cell.fused.agreement = {
                 against: yardstick.name,
-                relErr: relErr(states, yardstick.states),
+                relErr: relativeError(states, yardstick.states),
               };
             }
             // Support of the final weights (one more call, not timed).
@@ -543,7 +485,7 @@ async function main(): Promise<void> {
                 if (yardstick && states) {
                   cell.ort.agreement = {
                     against: yardstick.name,
-                    relErr: relErr(states, yardstick.states),
+                    relErr: relativeError(states, yardstick.states),
                   };
                 }
               } finally {
@@ -634,7 +576,7 @@ async function main(): Promise<void> {
     totalSeconds: seconds,
     cells,
   };
-  const out = opts.out ?? `bench/results/${slug(ctx.info)}-${stamp(started)}.json`;
+  const out = opts.out ?? `bench/results/${slug(ctx.info)}-${dateStamp(started, true)}.json`;
   const dir = out.includes("/") ? out.slice(0, out.lastIndexOf("/")) : ".";
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");

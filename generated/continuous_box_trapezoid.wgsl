@@ -31,15 +31,15 @@ struct Shape {
 }
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> memories: array<vec4<f32>>;   // [M, D4]
-@group(0) @binding(2) var<storage, read> memory_aux: array<f32>;      // per-row numbers from the host
+@group(0) @binding(2) var<storage, read> memory_aux: array<f32>;      // (unused)
 @group(0) @binding(3) var<storage, read> queries: array<vec4<f32>>;     // [B, D4]
 @group(0) @binding(4) var<storage, read_write> states: array<vec4<f32>>; // [B, D4]
-@group(0) @binding(5) var<storage, read_write> weights: array<f32>;     // final weights when write_weights
-@group(0) @binding(6) var<storage, read_write> scratch: array<f32>;     // per-query rows
+@group(0) @binding(5) var<storage, read_write> weights: array<f32>;     // [B, N] when write_weights
+@group(0) @binding(6) var<storage, read_write> scratch: array<f32>;     // [B, N + P] each query's r = B q (then E[psi]) and its points' masses
 @group(0) @binding(7) var<storage, read_write> steps_run: array<u32>;  // [B]
 
 var<workgroup> state: array<vec4<f32>, D4>;         // the query's current state q
-var<workgroup> o: array<vec4<f32>, D4>;             // readout before the post-transform
+var<workgroup> o: array<vec4<f32>, D4>;             // readout X^T p before the post-transform
 var<workgroup> acc: array<vec4<f32>, GROUPS * D4>;  // readout partials per (row group, chunk)
 var<workgroup> red: array<f32, WG>;                 // reductions
 var<private> query: u32;

@@ -41,7 +41,7 @@ struct Shape {
 @group(0) @binding(3) var<storage, read> queries: array<vec4<f32>>;     // [B, D4]
 @group(0) @binding(4) var<storage, read_write> states: array<vec4<f32>>; // [B, D4]
 @group(0) @binding(5) var<storage, read_write> weights: array<f32>;     // [B, M] when write_weights
-@group(0) @binding(6) var<storage, read_write> scratch: array<f32>;     // [B, M] (unused)
+@group(0) @binding(6) var<storage, read_write> scratch: array<f32>;     // (unused)
 @group(0) @binding(7) var<storage, read_write> steps_run: array<u32>;  // [B]
 
 var<workgroup> state: array<vec4<f32>, D4>;         // the query's current state q

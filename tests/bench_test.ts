@@ -17,6 +17,7 @@ import {
   unfusedUnsupported,
 } from "../src/bench/unfused.ts";
 import { buildRetrievalOnnx, createOrtRetrieval, loadOrt } from "../src/bench/ort.ts";
+import { relativeError } from "../bench/lib/common.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
@@ -47,15 +48,6 @@ function data(M: number, D: number, B: number): { X: Mat; Q: Mat } {
     for (let d = 0; d < D; d++) Q.data[b * D + d] = X.data[((3 * b) % M) * D + d] + 0.2 * u();
   }
   return { X, Q };
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return err / scale;
 }
 
 Deno.test("bench models are in the unfused pipeline's scope; others are refused", () => {
@@ -92,7 +84,7 @@ for (const normalizer of ["softmax", "sparsemax"] as BenchNormalizer[]) {
           const { states } = await u.retrieve(Q);
           const ref = retrieveReference(model, X, Q).states.data;
           assert.equal(states.length, ref.length);
-          const e = relErr(states, ref);
+          const e = relativeError(states, ref);
           assert.ok(e < 1e-4, `${normalizer} ${M}x${D}x${B}, ${steps} steps: relative error ${e}`);
           // A second call reuses the buffers and gives the same answer.
           assert.deepEqual((await u.retrieve(Q)).states, states);
@@ -130,7 +122,7 @@ gpuTest(
         assert.ok(ort.sharedDevice, "ORT allocates on hopc's device");
         const states = await ort.run(Float32Array.from(Q.data));
         const ref = retrieveReference(model, X, Q).states.data;
-        const e = relErr(states, ref);
+        const e = relativeError(states, ref);
         assert.ok(e < 1e-4, `steps ${steps}: relative error ${e}`);
       } finally {
         await ort.release();

@@ -5,12 +5,12 @@ import assert from "node:assert/strict";
 import {
   meanCosine,
   meanStd,
-  median,
   nGrid,
   queryIndices,
   smallestWithin,
   subsampleIndices,
 } from "../bench/continuous.ts";
+import { median } from "../bench/lib/common.ts";
 
 /** torch.linspace(0, L - 1, N).long() worked out in exact rationals: floor(i (L - 1) / (N - 1)). */
 function linspaceLong(L: number, N: number): number[] {

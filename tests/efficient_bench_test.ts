@@ -1,6 +1,7 @@
-// The pure helpers of bench/efficient.ts: the growth-exponent fit and the cosine metric.
+// The growth-exponent fit of bench/efficient.ts and the cosine metric of bench/lib/common.ts.
 import assert from "node:assert/strict";
-import { fitExponent, rowCosines } from "../bench/efficient.ts";
+import { fitExponent } from "../bench/efficient.ts";
+import { rowCosines } from "../bench/lib/common.ts";
 
 Deno.test("fitExponent recovers the exponent of a power law, and 0 for a flat series", () => {
   const xs = [1024, 2048, 4096, 8192, 16384];

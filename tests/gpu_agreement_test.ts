@@ -28,6 +28,7 @@ import { topkIndices } from "../src/parts/mask/topk.ts";
 import { type DeviceLimits, makePlan } from "../src/plan/plan.ts";
 import { type RetrievalOutput, retrieveReference } from "../src/reference/interpreter.ts";
 import { acquireDevice, type GpuContext } from "../src/runtime/device.ts";
+import { gpuContext, gpuTest as registerGpuTest } from "./helpers/gpu.ts";
 import { type GpuResult, load } from "../src/runtime/retriever.ts";
 import { pipelineStats } from "../src/runtime/standalone.ts";
 
@@ -483,24 +484,15 @@ export function assertAgrees(
 // ---------------------------------------------------------------------------------------------
 // Tests.
 
-if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 /**
  * Tests are registered only when this file is the test module being run: imported (by
  * tests/gpu_validation_test.ts, for the design) it would otherwise register them there again.
  */
 const registering = Deno.mainModule === import.meta.url;
-const ctx = registering ? await acquireDevice({ required: false }) : null;
+const ctx = registering ? gpuContext : null;
 
-// WebGPU keeps promises (device.lost) and native handles open for the life of the device.
 const gpuTest = (name: string, fn: (ctx: GpuContext) => Promise<void> | void) => {
-  if (!registering) return;
-  Deno.test({
-    name,
-    ignore: ctx === null,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: () => fn(ctx!),
-  });
+  if (registering) registerGpuTest(name, fn);
 };
 
 export const familyOf = (m: Model): string =>

@@ -9,7 +9,7 @@ import { sparseEntropy } from "../src/ir.ts";
 import type { Model } from "../src/ir.ts";
 import { makePlan } from "../src/plan/plan.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
-import { acquireDevice, type GpuContext } from "../src/runtime/device.ts";
+import type { GpuContext } from "../src/runtime/device.ts";
 import { load } from "../src/runtime/retriever.ts";
 import {
   assertAgrees,
@@ -21,17 +21,7 @@ import {
   wellConditioned,
 } from "./gpu_agreement_test.ts";
 
-if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
-const ctx = await acquireDevice({ required: false });
-
-const gpuTest = (name: string, fn: (ctx: GpuContext) => Promise<void> | void) =>
-  Deno.test({
-    name,
-    ignore: ctx === null,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: () => fn(ctx!),
-  });
+import { gpuTest } from "./helpers/gpu.ts";
 
 function text(name: string, fields: Record<string, string | number>): string {
   return `model ${name} {\n${

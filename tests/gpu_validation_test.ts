@@ -16,22 +16,13 @@ import assert from "node:assert/strict";
 import { type Model } from "../src/ir.ts";
 import { DEFAULT_LIMITS, type DeviceLimits, makePlan, type Plan } from "../src/plan/plan.ts";
 import { HopError } from "../src/diagnostics.ts";
-import { acquireDevice, type GpuContext } from "../src/runtime/device.ts";
 import { type Message, validateNaga, validateTint } from "../src/runtime/validate.ts";
 import { generateKernel } from "../src/wgsl/kernel.ts";
 import { checkOne, designCases, modelText, rowCapacityOf } from "./gpu_agreement_test.ts";
 
-if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
-const ctx = await acquireDevice({ required: false });
+import { gpuContext, gpuTest } from "./helpers/gpu.ts";
 
-const gpuTest = (name: string, fn: (ctx: GpuContext) => Promise<void> | void) =>
-  Deno.test({
-    name,
-    ignore: ctx === null,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: () => fn(ctx!),
-  });
+const ctx = gpuContext;
 
 /** The compute entry points of a WGSL text (main, and prepare for the memories). */
 function entryPoints(code: string): string[] {

@@ -3,12 +3,7 @@
 // whatever adapter Deno finds (Mesa llvmpipe on the build machines); with no adapter they are
 // skipped rather than failed, since `--device cpu` is the supported path there.
 import assert from "node:assert/strict";
-import {
-  acquireDevice,
-  describeLimits,
-  type GpuContext,
-  LIMIT_NAMES,
-} from "../src/runtime/device.ts";
+import { acquireDevice, describeLimits, LIMIT_NAMES } from "../src/runtime/device.ts";
 import { BufferPool, readback, uploadF32, writeF32 } from "../src/runtime/buffers.ts";
 import {
   makeBindGroup,
@@ -18,19 +13,9 @@ import {
 } from "../src/runtime/pipelines.ts";
 import { type Message, validateBoth, validateNaga, validateTint } from "../src/runtime/validate.ts";
 
-// Mesa complains on stderr without a runtime dir; it reads the variable when the adapter loads.
-if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+import { gpuContext, gpuTest } from "./helpers/gpu.ts";
 
-const ctx = await acquireDevice({ required: false });
-// WebGPU keeps promises (device.lost) and native handles open for the life of the device.
-const gpuTest = (name: string, fn: (ctx: GpuContext) => Promise<void> | void) =>
-  Deno.test({
-    name,
-    ignore: ctx === null,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: () => fn(ctx!),
-  });
+const ctx = gpuContext;
 
 const AFFINE: PipelineSpec = {
   entryPoint: "main",

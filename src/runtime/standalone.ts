@@ -324,6 +324,18 @@ function compile(
   return build;
 }
 
+/** Bytes of M memory rows padded to paddedDim, refused past one storage binding. */
+function memoryBytes(M: number, D: number, paddedDim: number, limits: PlanLimits): number {
+  const bytes = M * paddedDim * 4;
+  if (bytes > limits.maxStorageBufferBindingSize) {
+    throw new PlanError(
+      `the memories need ${bytes} bytes on the GPU (M = ${M}, D = ${D}), over this adapter's storage binding limit of ${limits.maxStorageBufferBindingSize} bytes`,
+      "split the memories into several models, or use --device cpu",
+    );
+  }
+  return bytes;
+}
+
 /** Rows of the kernel's memory after host preparation (the plan depends on it). */
 function preparedRowCount(prep: HostPrep, D: number): number {
   if (prep.kind === "continuous") return prep.spec.functions;
@@ -456,13 +468,7 @@ export class Retrieval {
     }
     const limits = opts.limits ?? device.limits;
     const plan = planShapes(kernel, M, D, limits);
-    const bytes = M * plan.paddedDim * 4;
-    if (bytes > limits.maxStorageBufferBindingSize) {
-      throw new PlanError(
-        `the memories need ${bytes} bytes on the GPU (M = ${M}, D = ${D}), over this adapter's storage binding limit of ${limits.maxStorageBufferBindingSize} bytes`,
-        "split the memories into several models, or use --device cpu",
-      );
-    }
+    const bytes = memoryBytes(M, D, plan.paddedDim, limits);
     const compiled = await compile(device, kernel, overrideConstants(plan));
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     const raw = device.createBuffer({
@@ -530,13 +536,7 @@ export class Retrieval {
     if (kernel.transformsInputs && !opts.memoriesTransformed) {
       // Plan at the final row count, so the pipeline is the one the retrieval uses.
       const plan = planShapes(kernel, preparedRowCount(kernel.hostPrep, D), D, limits);
-      const bytes = L * plan.paddedDim * 4;
-      if (bytes > limits.maxStorageBufferBindingSize) {
-        throw new PlanError(
-          `the memories need ${bytes} bytes on the GPU (M = ${L}, D = ${D}), over this adapter's storage binding limit of ${limits.maxStorageBufferBindingSize} bytes`,
-          "split the memories into several models, or use --device cpu",
-        );
-      }
+      const bytes = memoryBytes(L, D, plan.paddedDim, limits);
       const compiled = await compile(device, kernel, overrideConstants(plan));
       const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
       const raw = device.createBuffer({ label: "hopc raw memories", size: bytes, usage: storage });

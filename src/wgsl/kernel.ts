@@ -63,24 +63,12 @@ export interface Ctx {
 
 /** What the runtime needs besides the WGSL (see src/runtime/standalone.ts). */
 export function kernelSpec(model: Model): KernelSpec {
-  // Box + exact continuous memory is the discrete kernel over its pooled rows (MATH.md 4.2).
-  const pooled = poolContinuous(model);
-  if (pooled) {
-    const { basis, functions, width, ridge, points } = pooled.spec;
-    return {
-      ...kernelSpec(pooled.model),
-      wgsl: generateKernel(model),
-      // The N pooled rows are fitted on the host at load (hopc_host.ts).
-      hostPrep: {
-        kind: "continuous",
-        spec: { basis, functions, width, ridge, points },
-        pointAux: "none",
-      },
-    };
-  }
   const family = kernelChoices(model).family;
   if (family === "features" || family === "quadrature") return projectedSpec(model);
-  return {
+  // Box + exact continuous memory is the discrete kernel over its N pooled rows (MATH.md 4.2),
+  // which the host fits at load (hopc_host.ts).
+  const pooled = poolContinuous(model);
+  const spec: KernelSpec = {
     name: model.name,
     wgsl: generateKernel(model),
     family,
@@ -93,6 +81,15 @@ export function kernelSpec(model: Model): KernelSpec {
       model.entropy.kind === "ksubsets" ? model.entropy.k : 1,
     ),
   };
+  if (pooled) {
+    const { basis, functions, width, ridge, points } = pooled.spec;
+    spec.hostPrep = {
+      kind: "continuous",
+      spec: { basis, functions, width, ridge, points },
+      pointAux: "none",
+    };
+  }
+  return spec;
 }
 
 /** The WGSL of a model: the same text for every shape (shapes arrive as override constants). */
@@ -131,6 +128,13 @@ export function generateKernel(model: Model): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The iteration policy in one line, for the headers of the generated WGSL. */
+export function stepsLine(model: Model): string {
+  return model.steps.kind === "fixed"
+    ? `${model.steps.count}`
+    : `until |q_t - q_{t-1}| < ${model.steps.tol}, at most ${model.steps.max}`;
+}
+
 function header({ model, plan, sim, ent, post, mask, pooled }: Ctx): string {
   const lines = [
     `hopc retrieval kernel for model \`${model.name}\` (${model.source.file})`,
@@ -147,11 +151,7 @@ function header({ model, plan, sim, ent, post, mask, pooled }: Ctx): string {
     ...(mask.kind !== "none" ? [`  mask    = ${mask.math}`] : []),
     `  weights = ${ent.math}`,
     `  q       = post(X^T weights)           ${post.math}`,
-    `  steps   = ${
-      model.steps.kind === "fixed"
-        ? model.steps.count
-        : `until |q_t - q_{t-1}| < ${model.steps.tol}, at most ${model.steps.max}`
-    }`,
+    `  steps   = ${stepsLine(model)}`,
     ``,
     `plan: ${
       plan.family === "online"
@@ -170,14 +170,23 @@ function header({ model, plan, sim, ent, post, mask, pooled }: Ctx): string {
   return lines.map((l) => `// ${l}`.trimEnd()).join("\n") + "\n";
 }
 
-function constants(c: Ctx): string {
+/** Whether the family scores X rows in staged tiles (online, threshold) or reads projections. */
+function tiled(c: Ctx): boolean {
+  return c.plan.family === "online" || c.plan.family === "threshold";
+}
+
+export function constants(c: Ctx): string {
   const { model } = c;
   const maxSteps = model.steps.kind === "fixed" ? model.steps.count : model.steps.max;
   return `override WG: u32 = 64u;                // threads per workgroup
 override D4: u32 = 1u;                 // vec4 chunks per state
-override TILE: u32 = 1u;               // rows of X staged in workgroup memory at a time
+${
+    tiled(c)
+      ? `override TILE: u32 = 1u;               // rows of X staged in workgroup memory at a time
 override LANES: u32 = 64u;             // threads that share one row's dot product
-override CH: u32 = 1u;                 // chunks one row group covers in the readout
+`
+      : ""
+  }override CH: u32 = 1u;                 // chunks one row group covers in the readout
 override GROUPS: u32 = 64u;            // row groups that split the readout's rows
 ${
     c.plan.family === "threshold"
@@ -187,19 +196,34 @@ override ROW_IN_WORKGROUP: bool = true; // false: score rows live in the scratch
       : ""
   }const BETA: f32 = ${f32(model.beta)};
 const MAX_STEPS: u32 = ${maxSteps}u;
-${
-    model.steps.kind === "until"
-      ? `const TOL: f32 = ${f32(model.steps.tol)};\n`
-      : ""
-  }const MASKED: f32 = -1.0e30;   // score of a memory the normalizer must not see (finite on purpose)
+${model.steps.kind === "until" ? `const TOL: f32 = ${f32(model.steps.tol)};\n` : ""}${
+    tiled(c)
+      ? `const MASKED: f32 = -1.0e30;   // score of a memory the normalizer must not see (finite on purpose)
 const NO_MAX: f32 = -3.0e38;   // below every score, even masked ones
-`;
+`
+      : ""
+  }`;
 }
 
-function bindings(c: Ctx): string {
+export function bindings(c: Ctx): string {
   const b = BINDINGS;
+  const family = c.plan.family;
+  const auxNote = family === "features"
+    ? "[F + 1] ksum, then the keys' shift c_k (from the host)"
+    : family === "quadrature"
+    ? (c.sim.memoryAux === "none"
+      ? "(unused)"
+      : `[P] ${c.sim.memoryAux} of the signal at each point (from the host)`)
+    : `[M] ${c.sim.memoryAux === "none" ? "(unused)" : c.sim.memoryAux}`;
+  const scratchNote = family === "threshold"
+    ? "[B, M] score rows when they do not fit in workgroup memory"
+    : family === "features"
+    ? "[B, F] each query's features phi(q)"
+    : family === "quadrature"
+    ? "[B, N + P] each query's r = B q (then E[psi]) and its points' masses"
+    : "(unused)";
   return `struct Shape {
-  M: u32,              // memories
+  M: u32,              // ${tiled(c) ? "memories" : "rows of the memory buffer"}
   D: u32,              // true dimension (<= 4 * D4)
   B: u32,              // queries
   write_weights: u32,  // 1: store the final weights of every query
@@ -209,30 +233,30 @@ function bindings(c: Ctx): string {
 }
 @group(0) @binding(${b.shape}) var<uniform> shape: Shape;
 @group(0) @binding(${b.memories}) var<storage, read> memories: array<vec4<f32>>;   // [M, D4]
-@group(0) @binding(${b.memoryAux}) var<storage, read> memory_aux: array<f32>;      // [M] ${
-    c.sim.memoryAux === "none" ? "(unused)" : c.sim.memoryAux
-  }
+@group(0) @binding(${b.memoryAux}) var<storage, read> memory_aux: array<f32>;      // ${auxNote}
 @group(0) @binding(${b.queries}) var<storage, read> queries: array<vec4<f32>>;     // [B, D4]
 @group(0) @binding(${b.states}) var<storage, read_write> states: array<vec4<f32>>; // [B, D4]
-@group(0) @binding(${b.weights}) var<storage, read_write> weights: array<f32>;     // [B, M] when write_weights
-@group(0) @binding(${b.scratch}) var<storage, read_write> scratch: array<f32>;     // [B, M] ${
-    c.plan.family === "threshold"
-      ? "score rows when they do not fit in workgroup memory"
-      : "(unused)"
-  }
+@group(0) @binding(${b.weights}) var<storage, read_write> weights: array<f32>;     // [B, ${
+    family === "quadrature" ? "N" : "M"
+  }] when write_weights
+@group(0) @binding(${b.scratch}) var<storage, read_write> scratch: array<f32>;     // ${scratchNote}
 @group(0) @binding(${b.stepsRun}) var<storage, read_write> steps_run: array<u32>;  // [B]
 `;
 }
 
-function workgroupMemory(c: Ctx): string {
+export function workgroupMemory(c: Ctx): string {
   const { plan } = c;
   const lines = [
     `var<workgroup> state: array<vec4<f32>, D4>;         // the query's current state q`,
     `var<workgroup> o: array<vec4<f32>, D4>;             // readout X^T p before the post-transform`,
     `var<workgroup> acc: array<vec4<f32>, GROUPS * D4>;  // readout partials per (row group, chunk)`,
-    `var<workgroup> xt: array<vec4<f32>, TILE * D4>;     // TILE rows of X`,
-    `var<workgroup> ts: array<f32, TILE>;                // scores of the tile's rows`,
-    `var<workgroup> ps: array<f32, WG>;                  // partial dot products`,
+    ...(tiled(c)
+      ? [
+        `var<workgroup> xt: array<vec4<f32>, TILE * D4>;     // TILE rows of X`,
+        `var<workgroup> ts: array<f32, TILE>;                // scores of the tile's rows`,
+        `var<workgroup> ps: array<f32, WG>;                  // partial dot products`,
+      ]
+      : []),
     `var<workgroup> red: array<f32, WG>;                 // reductions`,
   ];
   if (plan.family === "online") {

@@ -18,6 +18,8 @@ import { KERNEL_EPS, RELU_FLOOR } from "../parts/similarity/features.ts";
 import { GAUSSIAN_REACH } from "../reference/continuous.ts";
 import type { KernelSpec } from "../runtime/standalone.ts";
 import {
+  bindings,
+  constants,
   type Ctx,
   entryPoints,
   kernelChoices,
@@ -25,17 +27,14 @@ import {
   queryAux,
   readoutPieces,
   reductions,
+  stepsLine,
+  workgroupMemory,
 } from "./kernel.ts";
 import { entropyWgsl, f32, maskWgsl, postWgsl, similarityWgsl } from "./lowerings.ts";
 
-/** Whether a similarity is a dot product plus per-row and per-query terms (linear in the row). */
-function linearSimilarity(model: Model): boolean {
-  return ["dot", "cosine", "euclidean"].includes(model.similarity.kind);
-}
-
 /** Why a continuous memory cannot use the quadrature kernel, or null. */
 export function quadratureUnsupported(model: Model): string | null {
-  if (!linearSimilarity(model)) {
+  if (!similarityWgsl(model.similarity).linear) {
     return `continuous memory with quadrature lowers \`similarity ${model.similarity.kind}\` only on the CPU (the GPU kernel needs a similarity linear in the signal: dot, cosine or euclidean)`;
   }
   return null;
@@ -78,7 +77,14 @@ function context(model: Model): Ctx {
     plan: kernelChoices(model),
     // features has no per-row score lowering; the shared pieces only read sim.queryAux.
     sim: features
-      ? { math: "", memoryAux: "none", queryAux: "none", accumulate: "", finish: "" }
+      ? {
+        math: "",
+        memoryAux: "none",
+        queryAux: "none",
+        linear: false,
+        accumulate: "",
+        finish: "",
+      }
       : similarityWgsl(model.similarity),
     ent: entropyWgsl(model.entropy),
     mask: maskWgsl(model.mask),
@@ -86,47 +92,11 @@ function context(model: Model): Ctx {
   };
 }
 
-function stepsLine(model: Model): string {
-  return model.steps.kind === "fixed"
-    ? `${model.steps.count}`
-    : `until |q_t - q_{t-1}| < ${model.steps.tol}, at most ${model.steps.max}`;
-}
-
 function common(c: Ctx, header: string[], consts: string): string {
-  const { model } = c;
-  const maxSteps = model.steps.kind === "fixed" ? model.steps.count : model.steps.max;
   return `${header.map((l) => `// ${l}`.trimEnd()).join("\n")}
-override WG: u32 = 64u;                // threads per workgroup
-override D4: u32 = 1u;                 // vec4 chunks per state
-override CH: u32 = 1u;                 // chunks one row group covers in the readout
-override GROUPS: u32 = 64u;            // row groups that split the readout's rows
-const BETA: f32 = ${f32(model.beta)};
-const MAX_STEPS: u32 = ${maxSteps}u;
-${model.steps.kind === "until" ? `const TOL: f32 = ${f32(model.steps.tol)};\n` : ""}${consts}
-struct Shape {
-  M: u32,              // rows of the memory buffer
-  D: u32,              // true dimension (<= 4 * D4)
-  B: u32,              // queries
-  write_weights: u32,  // 1: store the final weights of every query
-  first_query: u32,    // index in the batch of this dispatch's first query
-  rows_in_scratch: u32, // queries this dispatch covers (its slice of scratch)
-  raw_queries: u32,    // 1: queries still need the input post-transform (0 when resuming a trace)
-}
-@group(0) @binding(0) var<uniform> shape: Shape;
-@group(0) @binding(1) var<storage, read> memories: array<vec4<f32>>;   // [M, D4]
-@group(0) @binding(2) var<storage, read> memory_aux: array<f32>;      // per-row numbers from the host
-@group(0) @binding(3) var<storage, read> queries: array<vec4<f32>>;     // [B, D4]
-@group(0) @binding(4) var<storage, read_write> states: array<vec4<f32>>; // [B, D4]
-@group(0) @binding(5) var<storage, read_write> weights: array<f32>;     // final weights when write_weights
-@group(0) @binding(6) var<storage, read_write> scratch: array<f32>;     // per-query rows
-@group(0) @binding(7) var<storage, read_write> steps_run: array<u32>;  // [B]
-
-var<workgroup> state: array<vec4<f32>, D4>;         // the query's current state q
-var<workgroup> o: array<vec4<f32>, D4>;             // readout before the post-transform
-var<workgroup> acc: array<vec4<f32>, GROUPS * D4>;  // readout partials per (row group, chunk)
-var<workgroup> red: array<f32, WG>;                 // reductions
-var<private> query: u32;
-
+${constants(c)}${consts}
+${bindings(c)}
+${workgroupMemory(c)}
 ${reductions(c)}
 ${postTransform(c)}
 ${queryAux(c)}

@@ -24,6 +24,11 @@ export interface SimilarityWgsl {
   memoryAux: "none" | "norm" | "half_sq_norm";
   /** Per-query number computed from the state at the start of every step. */
   queryAux: "none" | "norm" | "half_sq_norm";
+  /**
+   * The score is a dot product x . q plus per-row and per-query terms, so it is linear in the row
+   * (continuous memory can then score its signal at a point from r = B q).
+   */
+  linear: boolean;
   /** Contribution of one vec4 chunk: WGSL expression in `x` and `q` (vec4<f32>). */
   accumulate: string;
   /** Score before beta from the accumulated `acc`, `mem_aux` (of memory i) and `query_aux`. */

@@ -35,6 +35,7 @@ export const cosine: SimilarityPart<Cosine> = {
     math: "s_i = x_i . q / (|x_i| |q|), 0 when either is 0",
     memoryAux: "norm",
     queryAux: "norm",
+    linear: true,
     accumulate: "dot(x, q)",
     finish: "select(0.0, acc / (mem_aux * query_aux), mem_aux * query_aux > 0.0)",
   }),

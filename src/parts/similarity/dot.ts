@@ -20,6 +20,7 @@ export const dot: SimilarityPart<Dot> = {
     math: "s_i = x_i . q",
     memoryAux: "none",
     queryAux: "none",
+    linear: true,
     accumulate: "dot(x, q)",
     finish: "acc",
   }),

@@ -27,6 +27,7 @@ export const euclidean: SimilarityPart<Euclidean> = {
     math: "s_i = -|x_i - q|^2 / 2 = x_i . q - |x_i|^2/2 - |q|^2/2",
     memoryAux: "half_sq_norm",
     queryAux: "half_sq_norm",
+    linear: true,
     accumulate: "dot(x, q)",
     finish: "acc - mem_aux - query_aux",
   }),

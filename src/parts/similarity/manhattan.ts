@@ -21,6 +21,7 @@ export const manhattan: SimilarityPart<Manhattan> = {
     math: "s_i = -sum_d |x_id - q_d|",
     memoryAux: "none",
     queryAux: "none",
+    linear: false,
     accumulate: "dot(abs(x - q), vec4<f32>(1.0))",
     finish: "-acc",
   }),

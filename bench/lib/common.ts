@@ -1,0 +1,111 @@
+// What every benchmark program shares: timing calls the same way, comparing states with the
+// float64 reference, deterministic data, and naming result files after the adapter.
+import type { GpuContext } from "../../src/runtime/device.ts";
+
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+export interface Timing {
+  /** Median of the timed calls, ms. */
+  ms: number;
+  min: number;
+  max: number;
+  /** Timed calls (after one warm-up). */
+  n: number;
+  warmupMs: number;
+}
+
+/**
+ * Times `fn`: one warm-up call (whose result is returned, so it is not wasted), then calls until at
+ * least 3 were timed and about `minTime` seconds went by; the median is the figure reported.
+ */
+export async function timeCalls<T>(
+  fn: () => Promise<T>,
+  minTime: number,
+): Promise<{ first: T; timing: Timing }> {
+  let t = performance.now();
+  const first = await fn();
+  const warmupMs = performance.now() - t;
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < 3 || (performance.now() - start < minTime * 1000 && times.length < 1000)) {
+    t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return {
+    first,
+    timing: {
+      ms: median(times),
+      min: Math.min(...times),
+      max: Math.max(...times),
+      n: times.length,
+      warmupMs,
+    },
+  };
+}
+
+/** max |a - b| / max |b| over the first n entries (all of b by default). */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, n = b.length): number {
+  let err = 0, scale = 0;
+  for (let i = 0; i < n; i++) {
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale > 0 ? err / scale : err;
+}
+
+/** Standard normal draws (Box–Muller over mulberry32), deterministic in the seed. */
+export function gaussianRng(seed: number): () => number {
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/** Cosine of row b of `a` with row b of `b` (both rows x cols), for every row. */
+export function rowCosines(a: ArrayLike<number>, b: ArrayLike<number>, rows: number, cols: number) {
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let ab = 0, aa = 0, bb = 0;
+    for (let c = 0; c < cols; c++) {
+      const x = a[r * cols + c], y = b[r * cols + c];
+      ab += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    out.push(aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0);
+  }
+  return out;
+}
+
+/** A CPU adapter (Mesa llvmpipe / lavapipe, SwiftShader, WARP): slow, and sized down for. */
+export function isCpuAdapter(ctx: GpuContext): boolean {
+  const info = ctx.adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  return info.isFallbackAdapter === true ||
+    /llvmpipe|lavapipe|swiftshader|softpipe|warp|software/i.test(ctx.info);
+}
+
+/** The adapter's description as a file-name part. */
+export function slug(s: string): string {
+  return s.toLowerCase().replace(/\[.*?\]/g, "").replace(/[^a-z0-9]+/g, "-").replace(
+    /^-+|-+$/g,
+    "",
+  ).slice(0, 60) || "adapter";
+}
+
+/** YYYY-MM-DD, and with `time` also -HHMM (local time). */
+export function dateStamp(d: Date, time = false): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  const day = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  return time ? `${day}-${p(d.getHours())}${p(d.getMinutes())}` : day;
+}
