@@ -10,7 +10,11 @@ import type { Model } from "../ir.ts";
 import { RNG_WGSL } from "../parts/rng.ts";
 import { BINDINGS, type KernelSpec } from "../runtime/standalone.ts";
 import { poolContinuous } from "../plan/continuous_pass.ts";
+import { type KernelChoices, kernelChoices, stepsLine } from "../plan/choices.ts";
+
+export { type KernelChoices, kernelChoices, stepsLine };
 import { projectedSpec } from "./projected.ts";
+import { blockedParts } from "./blocked_parts.ts";
 import {
   type EntropyWgsl,
   entropyWgsl,
@@ -24,31 +28,6 @@ import {
 } from "./lowerings.ts";
 
 export { BINDINGS };
-
-/** Model-level choices of the kernel (the shape-level ones are override constants). */
-export interface KernelChoices {
-  /**
-   * online / threshold: scores over the memory rows (src/wgsl/kernel.ts); features / quadrature:
-   * scores over projections of the state (src/wgsl/projected.ts).
-   */
-  family: "online" | "threshold" | "features" | "quadrature";
-  /** Halvings of the threshold interval (MATH.md 3.4 table: 30 reach f32's floor for alpha <= 2). */
-  bisectionIterations: number;
-}
-
-export function kernelChoices(model: Model): KernelChoices {
-  if (model.similarity.kind === "features") return { family: "features", bisectionIterations: 0 };
-  if (model.memory.kind === "continuous" && !poolContinuous(model)) {
-    // The continuous entmax density bisects over a bracket as wide as (1/w_min)^(alpha-1).
-    const dense = model.entropy.kind === "shannon";
-    return { family: "quadrature", bisectionIterations: dense ? 0 : 40 };
-  }
-  const thresholded = model.entropy.kind !== "shannon" && model.entropy.kind !== "softmax1";
-  const family = thresholded || model.mask.kind === "topk" ? "threshold" : "online";
-  // k-subsets brackets tau by the score range rather than [-1, 0], so it takes 40.
-  const bisectionIterations = !thresholded ? 0 : model.entropy.kind === "ksubsets" ? 40 : 30;
-  return { family, bisectionIterations };
-}
 
 export interface Ctx {
   model: Model;
@@ -80,6 +59,7 @@ export function kernelSpec(model: Model): KernelSpec {
       model.mask.kind === "topk" ? model.mask.k : 1,
       model.entropy.kind === "ksubsets" ? model.entropy.k : 1,
     ),
+    blocked: blockedParts(model) ?? undefined,
   };
   if (pooled) {
     const { basis, functions, width, ridge, points } = pooled.spec;
@@ -127,13 +107,6 @@ export function generateKernel(model: Model): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/** The iteration policy in one line, for the headers of the generated WGSL. */
-export function stepsLine(model: Model): string {
-  return model.steps.kind === "fixed"
-    ? `${model.steps.count}`
-    : `until |q_t - q_{t-1}| < ${model.steps.tol}, at most ${model.steps.max}`;
-}
 
 function header({ model, plan, sim, ent, post, mask, pooled }: Ctx): string {
   const lines = [
