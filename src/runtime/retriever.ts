@@ -10,7 +10,15 @@ import { makePlan, type Plan } from "../plan/plan.ts";
 import { checkShapes, modelError } from "../shapes.ts";
 import { kernelSpec } from "../wgsl/kernel.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
-import { PlanError, Retrieval, type RetrieveResult } from "./standalone.ts";
+import {
+  type BlockedChoices,
+  type BlockedPlan,
+  type LoadOptions,
+  PlanError,
+  Retrieval,
+  type RetrieveResult,
+} from "./standalone.ts";
+import { loopBudgetFor } from "./blocked/plan.ts";
 
 export type GpuResult = RetrieveResult;
 
@@ -22,11 +30,28 @@ export interface Retriever {
   readonly deviceBytes: number;
   /** The generated WGSL (what `hopc compile` writes). */
   readonly code: string;
+  /** The blocked kernels' plan when they run this model (null: another kernel family). */
+  readonly blockedPlan: BlockedPlan | null;
   retrieve(Q: Mat, opts?: { weights?: boolean; transformed?: boolean }): Promise<GpuResult>;
   destroy(): void;
 }
 
-export async function load(model: Model, X: Mat, ctx?: GpuContext): Promise<Retriever> {
+/** Choices of how a model runs (the tuner and the tests pin them; default: the plan's rules). */
+export interface RunChoices {
+  kernel?: LoadOptions["kernel"];
+  blocked?: BlockedChoices & { source?: BlockedPlan["source"] };
+  /** Loop iterations per invocation (default: the adapter's, see loopBudgetFor). */
+  loopBudget?: number;
+  /** Limits to plan with instead of the device's (a test of buffer splitting). */
+  limits?: GpuContext["limits"];
+}
+
+export async function load(
+  model: Model,
+  X: Mat,
+  ctx?: GpuContext,
+  choices: RunChoices = {},
+): Promise<Retriever> {
   ctx ??= await acquireDevice();
   const M = X.rows, D = X.cols;
   const plan = makePlan(model, { M, D }, ctx.limits); // throws a HopError for unsupported models
@@ -34,9 +59,14 @@ export async function load(model: Model, X: Mat, ctx?: GpuContext): Promise<Retr
   // quadrature and features models run their own kernels. Their rows are prepared from X inside
   // the runtime's load (kernel.hostPrep), as in a generated module.
   const kernel = kernelSpec(model);
-  let retrieval: Retrieval;
+  let retrieval: Awaited<ReturnType<typeof Retrieval.load>>;
   try {
-    retrieval = await Retrieval.load(ctx.device, kernel, X.data, M, D, { limits: ctx.limits });
+    retrieval = await Retrieval.load(ctx.device, kernel, X.data, M, D, {
+      limits: choices.limits ?? ctx.limits,
+      kernel: choices.kernel,
+      blocked: choices.blocked,
+      loopBudget: choices.loopBudget ?? loopBudgetFor(ctx.info),
+    });
   } catch (e) {
     if (e instanceof PlanError) throw modelError(model, "memory", e.message, e.hint);
     throw e;
@@ -47,6 +77,7 @@ export async function load(model: Model, X: Mat, ctx?: GpuContext): Promise<Retr
     shapes: { M, D },
     deviceBytes: retrieval.memoryBytes,
     code: kernel.wgsl,
+    blockedPlan: retrieval.blockedPlan,
     async retrieve(Q, opts = {}) {
       const { B } = checkShapes(model, X, Q);
       try {

@@ -16,6 +16,7 @@ export interface BlockedLimits {
 export interface BlockedChoices {
   schedule?: BlockedPlan["schedule"];
   rowBlock?: number;
+  queriesPerThread?: 4 | 8;
   workgroupSize?: number;
   /** Invocations a dispatch should have at least (M is split further to reach it). */
   parallelism?: number;
@@ -75,8 +76,9 @@ export function passIterations(
     return out;
   }
   const ds = p.readoutSlice;
-  out.score_rows = 12 + d4 + blocks * (d4 + 1 + 4 * rb);
-  out.readout_rows = 8 + ds + blocks * (ds + 1) + 4 * (ds + 1);
+  out.score_rows = 24 + blocks * (d4 + 1 + 8 * rb);
+  out.readout_rows = 8 + blocks + 8; // the slice of ds chunks is written out, not looped
+  void ds;
   if (parts.mask.kind === "topk") {
     out.row_select = 4 * (cdiv(256, wgr) + perM + 256) + 2 * perM + 2 * L;
   }
@@ -104,15 +106,18 @@ export function planBlocked(
   const workgroupSize = pow2Below(Math.min(choices.workgroupSize ?? 64, maxThreads));
   const rowWorkgroupSize = pow2Below(Math.min(256, maxThreads));
   const privateFits = d4 <= PRIVATE_D4;
-  let schedule = choices.schedule ??
-    (parts.family === "online" && privateFits ? "fused" : "threePass");
+  // The fused schedule keeps D-long arrays per thread in private memory: fastest on llvmpipe,
+  // but such arrays (indexed by a loop variable) make its first compile take minutes (Mesa
+  // caches it afterwards), so it is a tuner's choice, not the rule.
+  let schedule = choices.schedule ?? "threePass";
   if (schedule === "fused" && !(parts.family === "online" && privateFits)) {
     schedule = "threePass";
     notes.push("the fused schedule needs an online map and D <= 256; three passes instead");
   }
   // Random masks skip rows no query of the thread keeps: short row blocks skip more.
   const rowBlock = choices.rowBlock ?? (parts.mask.kind === "random" ? 1 : 8);
-  const readoutSlice = Math.min(d4, PRIVATE_D4);
+  // The readout accumulates a few chunks of D in registers (unrolled): 4 chunks x 4 queries.
+  const readoutSlice = Math.min(d4, 4);
   // Workgroup memory of the per-query passes: reductions, scan, the state and its readout, top-K.
   const wgBytes = 2 * rowWorkgroupSize * F32 + F32 + 2 * d4 * VEC4 +
     (parts.mask.kind === "topk" ? 256 * F32 + 8 : 0);
@@ -151,10 +156,10 @@ export function planBlocked(
     schedule,
     d4,
     rowBlock,
-    queriesPerThread: 4,
+    queriesPerThread: schedule === "fused" ? 4 : choices.queriesPerThread ?? 8,
     workgroupSize,
     rowWorkgroupSize,
-    queriesPrivate: privateFits,
+    queriesPrivate: schedule === "fused",
     readoutSlice,
     rowsPerSplit,
     halvingsPerDispatch,
@@ -191,7 +196,7 @@ export function splitsFor(
   nq: number,
   parallelism = 1024,
 ): { rowsPerSplit: number; perChunk: number[]; total: number } {
-  const qgroups = cdiv(nq, 4);
+  const qgroups = cdiv(nq, plan.queriesPerThread);
   const dslices = plan.schedule === "fused" ? 1 : cdiv(plan.d4, plan.readoutSlice);
   const wanted = cdiv(parallelism, qgroups * dslices);
   const byParallelism = Math.max(

@@ -364,7 +364,7 @@ export class BlockedRetrieval {
         nq: s.nq,
         splits: total,
         rows_per_split: rowsPerSplit,
-        qgroups: Math.ceil(s.nq / 4),
+        qgroups: Math.ceil(s.nq / plan.queriesPerThread),
         flags,
         dslices: threePass ? Math.ceil(plan.d4 / plan.readoutSlice) : 1,
         halvings,
@@ -401,7 +401,7 @@ export class BlockedRetrieval {
     slices.forEach((s, si) => {
       const slot0 = slotOf[si][0];
       const { perChunk } = layouts[si];
-      const qgroups = Math.ceil(s.nq / 4);
+      const qgroups = Math.ceil(s.nq / plan.queriesPerThread);
       const perQuery = (name: string, slot = slot0) => {
         use(name, slot);
         this.#dispatchRows(pass, s.nq);

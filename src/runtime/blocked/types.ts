@@ -66,8 +66,8 @@ export interface BlockedPlan {
   d4: number;
   /** (text) rows of X one thread scores per iteration (register blocking along M). */
   rowBlock: number;
-  /** Queries per thread (one mat4x4 of states: fixed at 4 in this design). */
-  queriesPerThread: 4;
+  /** (text) queries per thread: one or two mat4x4 of states (the fused schedule takes 4). */
+  queriesPerThread: 4 | 8;
   /** (text) threads per workgroup of the blocked passes (scores, fused, readout). */
   workgroupSize: number;
   /** (text) threads per workgroup of the per-query passes (row normalizer, finish, prepare). */

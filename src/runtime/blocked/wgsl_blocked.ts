@@ -14,7 +14,6 @@ export function blockedHelpers(parts: BlockedParts, plan: BlockedPlan): string {
   const random = parts.mask.kind === "random";
   return `var<private> qs: array<mat4x4<f32>, D4>;   // the thread's 4 states (column k = query k), when private
 var<private> acc: array<mat4x4<f32>, D4>;  // the thread's 4 readout partials (column k = query k)
-var<private> racc: array<mat4x4<f32>, DS>; // the same for one slice of D (three-pass readout)
 ${
     plan.schedule === "fused"
       ? rows.map((r) =>
@@ -175,48 +174,65 @@ ${rows.map((r) => `      let y${r} = x${r}[d];`).join("\n")}
 /** Score pass of the three-pass schedule: beta * s(x_i, q) into each query's row of scratch. */
 export function scorePass(parts: BlockedParts, plan: BlockedPlan): string {
   const rows = range(plan.rowBlock);
+  const groups = range(plan.queriesPerThread / 4);
   const random = parts.mask.kind === "random";
   const memAux = parts.sim.memoryAux !== "none";
-  return `// Scores of rows [r0, r1) of this chunk for the thread's 4 queries, into their score rows.
+  const each = (f: (g: number) => string, sep = "\n") => groups.map(f).join(sep);
+  const cells = (f: (r: number, g: number) => string, sep = "\n") =>
+    rows.flatMap((r) => groups.map((g) => f(r, g))).join(sep);
+  return `// Scores of rows [r0, r1) of this chunk for the thread's ${plan.queriesPerThread} queries (${groups.length} mat4x4 of
+// states, read from storage once per chunk of D for all ${plan.rowBlock} rows), into their score rows.
 @compute @workgroup_size(WG)
 fn score_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>) {
 ${invocation()}
   let split = g / shape.qgroups;
-  let q = shape.q0 + 4u * group;
-  let live = live4(q);
-  if (!any(live)) { return; }
-  let qaux = qaux4(q);
-${random ? "  let fb = fallback4(q);\n" : ""}${
-    plan.queriesPrivate
-      ? "  for (var d = 0u; d < shape.d4; d = d + 1u) { qs[d] = states4(q, d); }\n"
-      : ""
-  }  let r0 = split * shape.rows_per_split;
+  let q = shape.q0 + ${plan.queriesPerThread}u * group;
+${
+    each((g) =>
+      `  let live${g} = live4(q + ${4 * g}u);
+  let qaux${g} = qaux4(q + ${4 * g}u);${
+        random
+          ? `
+  let fb${g} = fallback4(q + ${4 * g}u);`
+          : ""
+      }`
+    )
+  }
+  if (!(${each((g) => `any(live${g})`, " || ")})) { return; }
+  let r0 = split * shape.rows_per_split;
   let r1 = min(shape.rows, r0 + shape.rows_per_split);
   for (var i = r0; i < r1; i = i + ${plan.rowBlock}u) {
+${rows.map((r) => `    let i${r} = min(i + ${r}u, r1 - 1u);`).join("\n")}
+${
+    cells((r, g) =>
+      `    let kept${r}_${g} = ${
+        random ? `kept4(q + ${4 * g}u, shape.row0 + i${r}, fb${g}, live${g})` : `live${g}`
+      } & vec4<bool>(i + ${r}u < r1);
+    var t${r}_${g} = vec4<f32>(0.0);`
+    )
+  }
+    if (${cells((r, g) => `any(kept${r}_${g})`, " || ")}) {
+      for (var d = 0u; d < shape.d4; d = d + 1u) {
+${each((g) => `        let q${g}d = states4(q + ${4 * g}u, d);`)}
 ${
     rows.map((r) =>
-      `    let i${r} = min(i + ${r}u, r1 - 1u);
-    let kept${r} = ${
-        random ? `kept4(q, shape.row0 + i${r}, fb, live)` : "live"
-      } & vec4<bool>(i + ${r}u < r1);
-    var t${r} = vec4<f32>(0.0);`
+      `        let x${r} = memories[i${r} * D4 + d];\n` +
+      groups.map((g) => `        t${r}_${g} = t${r}_${g} + accumulate4(x${r}, q${g}d);`).join("\n")
     ).join("\n")
   }
-    if (${rows.map((r) => `any(kept${r})`).join(" || ")}) {
-      for (var d = 0u; d < shape.d4; d = d + 1u) {
-        let qd = ${plan.queriesPrivate ? "qs[d]" : "states4(q, d)"};
-${rows.map((r) => `        t${r} = t${r} + accumulate4(memories[i${r} * D4 + d], qd);`).join("\n")}
       }
     }
 ${
-    rows.map((r) =>
-      `    let s${r} = select(vec4<f32>(MASKED), scores4(t${r}, ${
+    cells((r, g) =>
+      `    let s${r}_${g} = select(vec4<f32>(MASKED), scores4(t${r}_${g}, ${
         memAux ? `memory_aux[i${r}]` : "0.0"
-      }, qaux), kept${r});
+      }, qaux${g}), kept${r}_${g});
     for (var k = 0u; k < 4u; k = k + 1u) {
-      if (live[k] && i + ${r}u < r1) { scratch[(q + k - shape.q0) * shape.M + shape.row0 + i${r}] = s${r}[k]; }
+      if (live${g}[k] && i + ${r}u < r1) { scratch[(q + ${
+        4 * g
+      }u + k - shape.q0) * shape.M + shape.row0 + i${r}] = s${r}_${g}[k]; }
     }`
-    ).join("\n")
+    )
   }
   }
 }
@@ -226,7 +242,9 @@ ${
 /** Readout pass of the three-pass schedule: X^T p over the support, one slice of D per thread. */
 export function readoutPass(plan: BlockedPlan): string {
   const rows = range(plan.rowBlock);
+  const slice = range(plan.readoutSlice);
   const comps = ["x", "y", "z", "w"];
+  const groups = range(plan.queriesPerThread / 4);
   return `// Weight of query q (in this slice) on memory row i of the chunk; 0 for a query past the slice.
 fn weight_of(q: u32, i: u32) -> f32 {
   if (q < shape.q0 + shape.nq) { return scratch[(q - shape.q0) * shape.M + shape.row0 + i]; }
@@ -235,45 +253,71 @@ fn weight_of(q: u32, i: u32) -> f32 {
 fn weights4(q: u32, i: u32) -> vec4<f32> {
   return vec4<f32>(weight_of(q, i), weight_of(q + 1u, i), weight_of(q + 2u, i), weight_of(q + 3u, i));
 }
+// Chunk d of memory row i, or 0 past the state (the slice's last chunks may not exist).
+fn memory_chunk(i: u32, d: u32) -> vec4<f32> {
+  if (d < shape.d4) { return memories[i * D4 + d]; }
+  return vec4<f32>(0.0);
+}
 
-// Readout partials sum_i p_i x_i over rows [r0, r1) of this chunk, chunks [d0, d1) of D, for the
-// thread's 4 queries. Rows whose weights are all exactly 0 are never loaded.
+// Readout partials sum_i p_i x_i over rows [r0, r1) of this chunk, chunks d0 .. d0 + DS - 1 of D,
+// for the thread's ${plan.queriesPerThread} queries, accumulated in registers (a mat4x4 per chunk and group of 4
+// queries, column k = query k). Rows whose weights are all exactly 0 are never loaded.
 @compute @workgroup_size(WG)
 fn readout_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>) {
 ${invocation(" * shape.dslices")}
   let slice = (g / shape.qgroups) % shape.dslices;
   let split = g / (shape.qgroups * shape.dslices);
-  let q = shape.q0 + 4u * group;
-  let live = live4(q);
-  if (!any(live)) { return; }
+  let q = shape.q0 + ${plan.queriesPerThread}u * group;
+  if (q >= shape.q0 + shape.nq) { return; }
   let d0 = slice * DS;
-  let d1 = min(shape.d4, d0 + DS);
-  for (var d = d0; d < d1; d = d + 1u) { racc[d - d0] = mat4x4<f32>(); }
+${slice.map((j) => groups.map((g) => `  var a${j}_${g} = mat4x4<f32>();`).join("\n")).join("\n")}
   let r0 = split * shape.rows_per_split;
   let r1 = min(shape.rows, r0 + shape.rows_per_split);
   for (var i = r0; i < r1; i = i + ${plan.rowBlock}u) {
 ${
     rows.map((r) =>
-      `    let i${r} = min(i + ${r}u, r1 - 1u);
-    let w${r} = select(vec4<f32>(0.0), weights4(q, i${r}), i + ${r}u < r1);`
+      `    let i${r} = min(i + ${r}u, r1 - 1u);\n` +
+      groups.map((g) =>
+        `    let w${r}_${g} = select(vec4<f32>(0.0), weights4(q + ${
+          4 * g
+        }u, i${r}), i + ${r}u < r1);`
+      ).join("\n")
     ).join("\n")
   }
-    if (!(${rows.map((r) => `any(w${r} != vec4<f32>(0.0))`).join(" || ")})) { continue; }
-    for (var d = d0; d < d1; d = d + 1u) {
-${rows.map((r) => `      let y${r} = memories[i${r} * D4 + d];`).join("\n")}
-      let a = racc[d - d0];
-      racc[d - d0] = mat4x4<f32>(${
-    comps.map((c, k) => `a[${k}] + ` + rows.map((r) => `y${r} * w${r}.${c}`).join(" + ")).join(
-      ",\n                                ",
-    )
-  });
-    }
+    if (!(${
+    rows.flatMap((r) => groups.map((g) => `any(w${r}_${g} != vec4<f32>(0.0))`)).join(" || ")
+  })) { continue; }
+${
+    slice.map((j) =>
+      `    {
+${rows.map((r) => `      let y${r} = memory_chunk(i${r}, d0 + ${j}u);`).join("\n")}
+${
+        groups.map((g) =>
+          `      a${j}_${g} = a${j}_${g} + mat4x4<f32>(${
+            comps.map((c) => rows.map((r) => `y${r} * w${r}_${g}.${c}`).join(" + ")).join(
+              ",\n          ",
+            )
+          });`
+        ).join("\n")
+      }
+    }`
+    ).join("\n")
+  }
   }
   let slot = shape.split0 + split;
-  for (var k = 0u; k < 4u; k = k + 1u) {
-    if (q + k >= shape.q0 + shape.nq) { break; }
-    let base = (slot * shape.nq + (q + k - shape.q0)) * (D4 + 1u);
-    for (var d = d0; d < d1; d = d + 1u) { partials[base + d] = racc[d - d0][k]; }
+${
+    groups.map((g) =>
+      `  for (var k = 0u; k < 4u; k = k + 1u) {
+    let qk = q + ${4 * g}u + k;
+    if (qk >= shape.q0 + shape.nq) { break; }
+    let base = (slot * shape.nq + (qk - shape.q0)) * (D4 + 1u) + d0;
+${
+        slice.map((j) =>
+          `    if (d0 + ${j}u < shape.d4) { partials[base + ${j}u] = a${j}_${g}[k]; }`
+        ).join("\n")
+      }
+  }`
+    ).join("\n")
   }
 }
 `;
