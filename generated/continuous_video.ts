@@ -13,6 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 1,
+  blocked: {"name":"continuous_video","file":"examples/sparse_l2.hop","header":["continuous memory, box basis, exact quadrature: the compiler's pooled pass (MATH.md 4.2)","makes it a discrete memory over the 128 rows b_n = sum_bin x / (c_n + 0.5),","fitted once per load on the host, with beta scaled by N^(1 - alpha) = 1.","","  scores  = beta * similarity(X, q)     beta = 10; s_i = x_i . q","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":10,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":""},
   hostPrep: {"kind":"continuous","spec":{"basis":"box","functions":128,"width":0.0078125,"ridge":0.5,"points":500},"pointAux":"none"},
   wgsl: `// hopc retrieval kernel for model \`continuous_video\` (examples/sparse_l2.hop)
 //

@@ -13,6 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 1,
+  blocked: {"name":"cosine_softmax","file":"examples/similarities.hop","header":["  scores  = beta * similarity(X, q)     beta = 16; s_i = x_i . q / (|x_i| |q|), 0 when either is 0","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":16,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q / (|x_i| |q|), 0 when either is 0","memoryAux":"norm","queryAux":"norm","linear":true,"accumulate":"dot(x, q)","finish":"select(0.0, acc / (mem_aux * query_aux), mem_aux * query_aux > 0.0)"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":""},
   wgsl: `// hopc retrieval kernel for model \`cosine_softmax\` (examples/similarities.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 16; s_i = x_i . q / (|x_i| |q|), 0 when either is 0

@@ -14,8 +14,12 @@
 //   const { states } = await r.retrieve(Q, B);                // one submission, one readback
 
 import { type HostPrep, hostRows } from "./hopc_host.ts";
+import type { BlockedParts, BlockedPlan } from "./blocked/types.ts";
+import { type BlockedChoices, BlockedPlanError, planBlocked } from "./blocked/plan.ts";
+import { BlockedRetrieval } from "./blocked/run.ts";
 
-export type { HostPrep };
+export type { BlockedChoices, BlockedParts, BlockedPlan, HostPrep };
+export { BlockedRetrieval };
 
 /** What the runtime needs to know about a compiled model (emitted by `hopc compile`). */
 export interface KernelSpec {
@@ -44,6 +48,12 @@ export interface KernelSpec {
   mask: "none" | "topk" | "random";
   /** The smallest M the model accepts (its top-k K or k-subsets k). */
   minMemories: number;
+  /**
+   * The model's math for the query-blocked kernels (online and threshold families): with it,
+   * `load` plans and assembles those kernels for the shapes and adapter at hand; `wgsl` above
+   * is then the one-workgroup-per-query kernel, a plan choice (`kernel: "workgroup"`).
+   */
+  blocked?: BlockedParts;
 }
 
 /** The adapter limits a plan depends on (names as in GPUSupportedLimits). */
@@ -423,6 +433,61 @@ export interface LoadOptions {
   memoriesTransformed?: boolean;
   /** The per-row numbers of a kernel whose memoryAux is `host` (one f32 each). */
   aux?: ArrayLike<number>;
+  /**
+   * Which kernel runs a model that has both: the query-blocked kernels (default) or the
+   * one-workgroup-per-query kernel (allowed only where its loops fit the budget).
+   */
+  kernel?: "blocked" | "workgroup";
+  /** Pinned choices of the blocked plan (a tuned plan, a test). */
+  blocked?: BlockedChoices & { source?: BlockedPlan["source"] };
+  /**
+   * Loop iterations one shader invocation may run (default 60000, within llvmpipe's 65535: its
+   * loops silently stop past that; GPU watchdogs bound a dispatch's length likewise).
+   */
+  loopBudget?: number;
+}
+
+/** What `Retrieval.load` gives: either kernel bound to its memories. */
+export interface Loaded {
+  readonly memoryBytes: number;
+  /** The blocked plan when the blocked kernels run, else null. */
+  readonly blockedPlan: BlockedPlan | null;
+  retrieve(
+    Q: ArrayLike<number>,
+    B: number,
+    opts?: { weights?: boolean; transformed?: boolean },
+  ): Promise<RetrieveResult>;
+  destroy(): void;
+}
+
+/** Loop budget when the caller gives none: below llvmpipe's per-invocation limit. */
+export const DEFAULT_LOOP_BUDGET = 60000;
+
+/**
+ * Loop iterations per invocation of the one-workgroup-per-query kernel (an upper estimate): it
+ * runs every step of a query in one invocation, so its loops grow with M and the steps.
+ */
+export function workgroupKernelIterations(
+  kernel: Pick<KernelSpec, "family" | "mask">,
+  plan: ShapePlan,
+  M: number,
+  steps: number,
+  bisection: number,
+): number {
+  const d4 = plan.paddedDim / 4, wg = plan.workgroupSize;
+  const L = Math.ceil(Math.log2(wg));
+  const tiles = Math.ceil(M / plan.tileRows);
+  const ch = Math.min(d4, wg);
+  const perTile = Math.ceil(plan.tileRows * d4 / wg) + Math.ceil(d4 / plan.lanes) + plan.lanes +
+    Math.ceil(plan.tileRows / plan.groups) * Math.ceil(d4 / ch) * 2 + 3 * L + 4;
+  const perM = Math.ceil(M / wg);
+  let step = tiles * perTile + 8 * Math.ceil(d4 / wg) + plan.groups * 2 + 8 * L;
+  if (kernel.family === "threshold") {
+    step += (bisection + 6) * (perM + L) + Math.ceil(M / plan.groups) * Math.ceil(d4 / ch);
+    if (kernel.mask === "topk") step += (34 + Math.ceil(Math.log2(M + 1))) * (perM + L);
+  }
+  if (kernel.mask === "random") step += 0;
+  return Math.ceil(1.25 * (steps * step + (kernel.mask === "random" ? 3 * (perM + L) : 0)));
 }
 
 /** One model bound to its memories on one device. */
@@ -441,6 +506,10 @@ export class Retrieval {
     readonly uniform: GPUBuffer,
   ) {}
 
+  get blockedPlan(): null {
+    return null;
+  }
+
   static async load(
     device: GPUDevice,
     kernel: KernelSpec,
@@ -448,7 +517,7 @@ export class Retrieval {
     M: number,
     D: number,
     opts: LoadOptions = {},
-  ): Promise<Retrieval> {
+  ): Promise<Loaded> {
     if (!(M >= 1 && D >= 1 && X.length === M * D)) {
       throw new RangeError(`memories must be M x D = ${M} x ${D} values, got ${X.length}`);
     }
@@ -468,7 +537,45 @@ export class Retrieval {
       );
     }
     const limits = opts.limits ?? device.limits;
+    const budget = opts.loopBudget ?? DEFAULT_LOOP_BUDGET;
+    if (kernel.blocked && opts.kernel !== "workgroup") {
+      let plan: BlockedPlan;
+      try {
+        plan = planBlocked(kernel.blocked, M, D, limits, budget, opts.blocked);
+      } catch (e) {
+        if (e instanceof BlockedPlanError) throw new PlanError(e.message, e.hint);
+        throw e;
+      }
+      const loaded = await BlockedRetrieval.load(device, kernel.blocked, plan, X, M, D, {
+        limits,
+        memoriesTransformed: opts.memoriesTransformed,
+        parallelism: opts.blocked?.parallelism,
+      });
+      return {
+        memoryBytes: loaded.memoryBytes,
+        blockedPlan: plan,
+        retrieve: async (Q, B, o) => {
+          try {
+            return await loaded.retrieve(Q, B, o);
+          } catch (e) {
+            if (e instanceof BlockedPlanError) throw new PlanError(e.message, e.hint);
+            throw e;
+          }
+        },
+        destroy: () => loaded.destroy(),
+      };
+    }
     const plan = planShapes(kernel, M, D, limits);
+    if (kernel.blocked) {
+      const steps = kernel.blocked.maxSteps;
+      const n = workgroupKernelIterations(kernel, plan, M, steps, kernel.blocked.bisection);
+      if (n > budget) {
+        throw new PlanError(
+          `the one-workgroup-per-query kernel would run about ${n} loop iterations per invocation at M = ${M}, over the budget of ${budget}`,
+          "use the blocked kernels (the default)",
+        );
+      }
+    }
     const bytes = memoryBytes(M, D, plan.paddedDim, limits);
     const compiled = await compile(device, kernel, overrideConstants(plan));
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -531,7 +638,7 @@ export class Retrieval {
     L: number,
     D: number,
     opts: LoadOptions,
-  ): Promise<Retrieval> {
+  ): Promise<Loaded> {
     const limits = opts.limits ?? device.limits;
     let data = Float64Array.from(X);
     if (kernel.transformsInputs && !opts.memoriesTransformed) {
@@ -571,6 +678,7 @@ export class Retrieval {
     const { rows, aux } = hostRows(kernel.hostPrep, { rows: L, cols: D, data });
     const { hostPrep: _, ...rest } = kernel;
     return Retrieval.load(device, rest, rows.data, rows.rows, D, {
+      ...opts,
       limits,
       memoriesTransformed: true,
       aux,

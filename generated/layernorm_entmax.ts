@@ -13,6 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: true,
   mask: "none",
   minMemories: 1,
+  blocked: {"name":"layernorm_entmax","file":"examples/posts.hop","header":["  scores  = beta * similarity(X, q)     beta = 2; s_i = x_i . q","  weights = p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 1.5","  q       = post(X^T weights)           q = (z - mean) / sqrt(var + eps), eps = 0.00001, biased variance, no affine","  steps   = 1"],"beta":2,"maxSteps":1,"tol":null,"family":"threshold","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"threshold","math":"p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 1.5","shift":"0.5 * (s - m)","bracket":"lo = -1.0;\n    hi = -pow(1.0 / f32(n), 0.5);","summand":"(max(x - tau, 0.0) * max(x - tau, 0.0))","target":"1.0","weight":"(max(x - tau, 0.0) * max(x - tau, 0.0))","normalize":true},"bisection":30,"post":{"math":"q = (z - mean) / sqrt(var + eps), eps = 0.00001, biased variance, no affine","transformsInputs":true,"needs":["mean_var"],"chunk":"valid * (v - vec4<f32>(mean)) / sqrt(variance + 0.000009999999747378752)"},"mask":{"kind":"none"},"rngWgsl":""},
   wgsl: `// hopc retrieval kernel for model \`layernorm_entmax\` (examples/posts.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 2; s_i = x_i . q

@@ -13,6 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 1,
+  blocked: {"name":"normmax5","file":"examples/normmax.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  weights = p = u / sum u, u = [s - tau]_+^(1/(gamma - 1)), |u|_gamma = 1, gamma = 5","  q       = post(X^T weights)           q = z","  steps   = 2"],"beta":4,"maxSteps":2,"tol":null,"family":"threshold","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"threshold","math":"p = u / sum u, u = [s - tau]_+^(1/(gamma - 1)), |u|_gamma = 1, gamma = 5","shift":"s - m","bracket":"lo = -1.0;\n    hi = -pow(1.0 / f32(n), 4.0);","summand":"select(0.0, pow(max(x - tau, 0.0), 1.25), x - tau > 0.0)","target":"1.0","weight":"select(0.0, pow(max(x - tau, 0.0), 0.25), x - tau > 0.0)","normalize":true},"bisection":30,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":""},
   wgsl: `// hopc retrieval kernel for model \`normmax5\` (examples/normmax.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q

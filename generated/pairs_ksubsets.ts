@@ -13,6 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 2,
+  blocked: {"name":"pairs_ksubsets","file":"examples/structured.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  weights = p = clip(s - tau, 0, 1), sum p = k = 2","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":4,"maxSteps":1,"tol":null,"family":"threshold","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"threshold","math":"p = clip(s - tau, 0, 1), sum p = k = 2","shift":"s - m","bracket":"lo = x_min - 2.0 / f32(n);\n    hi = -2.0 / f32(n);","summand":"clamp(x - tau, 0.0, 1.0)","target":"2.0","weight":"clamp(x - tau, 0.0, 1.0)","normalize":false},"bisection":40,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":""},
   wgsl: `// hopc retrieval kernel for model \`pairs_ksubsets\` (examples/structured.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q

@@ -13,6 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "random",
   minMemories: 1,
+  blocked: {"name":"random_half","file":"examples/masks.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  mask    = keep memory i of query b iff hash3(7, b, i) < 0.5 * 2^32","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":4,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"random","math":"keep memory i of query b iff hash3(7, b, i) < 0.5 * 2^32","threshold":2147483648,"seed":7},"rngWgsl":"// Counter-based RNG; bit-identical to src/parts/rng.ts (change both together).\nfn lowbias32(x0: u32) -> u32 {\n  var x = x0;\n  x ^= x >> 16u;\n  x *= 0x7feb352du;\n  x ^= x >> 15u;\n  x *= 0x846ca68bu;\n  x ^= x >> 16u;\n  return x;\n}\n\nfn hash3(seed: u32, a: u32, b: u32) -> u32 {\n  var h = lowbias32(seed + 0x9e3779b9u);\n  h = lowbias32(h ^ a);\n  return lowbias32(h ^ b);\n}\n\nfn uniform01(seed: u32, a: u32, b: u32) -> f32 {\n  return f32(hash3(seed, a, b) >> 8u) * 5.9604644775390625e-8;\n}\n"},
   wgsl: `// hopc retrieval kernel for model \`random_half\` (examples/masks.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q

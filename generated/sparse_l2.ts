@@ -13,6 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: true,
   mask: "none",
   minMemories: 1,
+  blocked: {"name":"sparse_l2","file":"examples/sparse_l2.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  weights = p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 1.5","  q       = post(X^T weights)           q = r z / |z|, r = 1 (0 when z = 0)","  steps   = 5"],"beta":4,"maxSteps":5,"tol":null,"family":"threshold","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"threshold","math":"p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 1.5","shift":"0.5 * (s - m)","bracket":"lo = -1.0;\n    hi = -pow(1.0 / f32(n), 0.5);","summand":"(max(x - tau, 0.0) * max(x - tau, 0.0))","target":"1.0","weight":"(max(x - tau, 0.0) * max(x - tau, 0.0))","normalize":true},"bisection":30,"post":{"math":"q = r z / |z|, r = 1 (0 when z = 0)","transformsInputs":true,"needs":["sq_norm"],"chunk":"select(vec4<f32>(0.0), v * (1.0 / sqrt(sq_norm)), sq_norm > 0.0)"},"mask":{"kind":"none"},"rngWgsl":""},
   wgsl: `// hopc retrieval kernel for model \`sparse_l2\` (examples/sparse_l2.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q

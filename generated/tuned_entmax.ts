@@ -13,6 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 1,
+  blocked: {"name":"tuned_entmax","file":"examples/params.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  weights = p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 1.5","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":4,"maxSteps":1,"tol":null,"family":"threshold","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"threshold","math":"p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 1.5","shift":"0.5 * (s - m)","bracket":"lo = -1.0;\n    hi = -pow(1.0 / f32(n), 0.5);","summand":"(max(x - tau, 0.0) * max(x - tau, 0.0))","target":"1.0","weight":"(max(x - tau, 0.0) * max(x - tau, 0.0))","normalize":true},"bisection":30,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":""},
   wgsl: `// hopc retrieval kernel for model \`tuned_entmax\` (examples/params.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q

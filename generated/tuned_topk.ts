@@ -13,6 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "topk",
   minMemories: 3,
+  blocked: {"name":"tuned_topk","file":"examples/params.hop","header":["  scores  = beta * similarity(X, q)     beta = 8; s_i = x_i . q","  mask    = keep the 3 largest scores (ties: lowest index)","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = until |q_t - q_{t-1}| < 0.000001, at most 3"],"beta":8,"maxSteps":3,"tol":0.000001,"family":"threshold","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"topk","math":"keep the 3 largest scores (ties: lowest index)","k":3},"rngWgsl":""},
   wgsl: `// hopc retrieval kernel for model \`tuned_topk\` (examples/params.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 8; s_i = x_i . q

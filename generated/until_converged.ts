@@ -13,6 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 1,
+  blocked: {"name":"until_converged","file":"examples/steps.hop","header":["  scores  = beta * similarity(X, q)     beta = 1; s_i = x_i . q","  weights = p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 2","  q       = post(X^T weights)           q = z","  steps   = until |q_t - q_{t-1}| < 0.000001, at most 100"],"beta":1,"maxSteps":100,"tol":0.000001,"family":"threshold","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"threshold","math":"p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 2","shift":"1.0 * (s - m)","bracket":"lo = -1.0;\n    hi = -pow(1.0 / f32(n), 1.0);","summand":"max(x - tau, 0.0)","target":"1.0","weight":"max(x - tau, 0.0)","normalize":true},"bisection":30,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":""},
   wgsl: `// hopc retrieval kernel for model \`until_converged\` (examples/steps.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 1; s_i = x_i . q

@@ -28,7 +28,15 @@ async function expectedFiles(): Promise<Map<string, string>> {
 
 Deno.test("generated/ is up to date with examples/ (run `deno task examples` if this fails)", async () => {
   const expected = await expectedFiles();
-  const present = new Set([...Deno.readDirSync(new URL("generated/", root))].map((e) => e.name));
+  const present = new Set<string>();
+  for (const e of Deno.readDirSync(new URL("generated/", root))) {
+    if (!e.isDirectory) present.add(e.name);
+    else {
+      for (const f of Deno.readDirSync(new URL(`generated/${e.name}/`, root))) {
+        present.add(`${e.name}/${f.name}`);
+      }
+    }
+  }
   for (const [file, content] of expected) {
     assert.ok(present.has(file), `generated/${file} is missing`);
     const actual = await Deno.readTextFile(new URL(`generated/${file}`, root));

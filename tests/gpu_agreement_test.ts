@@ -30,7 +30,7 @@ import { type RetrievalOutput, retrieveReference } from "../src/reference/interp
 import { acquireDevice, type GpuContext } from "../src/runtime/device.ts";
 import { gpuContext, gpuTest as registerGpuTest } from "./helpers/gpu.ts";
 import { type GpuResult, load } from "../src/runtime/retriever.ts";
-import { pipelineStats } from "../src/runtime/standalone.ts";
+import { blockedStats as pipelineStats } from "../src/runtime/blocked/run.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The covering design (pure: no device needed to build it).

@@ -2,7 +2,7 @@
 
 export class UsageError extends Error {}
 
-export const COMMANDS = ["check", "compile", "explain", "retrieve", "help"] as const;
+export const COMMANDS = ["check", "compile", "explain", "retrieve", "tune", "help"] as const;
 export const EMITS = ["ast", "ir", "plan", "wgsl"] as const;
 
 export interface ParsedArgs {
@@ -20,16 +20,19 @@ export interface ParsedArgs {
   device?: "gpu" | "cpu";
   /** `compile -o DIR`. */
   outDir?: string;
-  /** `explain --shape M,D`: the memory shape a plan is made for. */
-  shape?: { M: number; D: number };
+  /** `explain --shape M,D`: the memory shape a plan is made for (`tune --shape M,D,B`: and B). */
+  shape?: { M: number; D: number; B?: number };
+  /** `tune --min-time S`: seconds of timed calls per candidate. */
+  minTime?: number;
 }
 
 /** Options each command accepts, with whether they take a value. */
 const OPTIONS: Record<string, { value: boolean; commands: readonly string[] }> = {
-  "--model": { value: true, commands: ["explain", "retrieve"] },
-  "--set": { value: true, commands: ["check", "compile", "explain", "retrieve"] },
-  "--shape": { value: true, commands: ["explain"] },
-  "--json": { value: false, commands: ["check", "explain", "retrieve"] },
+  "--model": { value: true, commands: ["explain", "retrieve", "tune"] },
+  "--set": { value: true, commands: ["check", "compile", "explain", "retrieve", "tune"] },
+  "--shape": { value: true, commands: ["explain", "tune"] },
+  "--min-time": { value: true, commands: ["tune"] },
+  "--json": { value: false, commands: ["check", "explain", "retrieve", "tune"] },
   "--emit": { value: true, commands: ["explain"] },
   "--memories": { value: true, commands: ["retrieve"] },
   "--queries": { value: true, commands: ["retrieve"] },
@@ -109,11 +112,29 @@ export function parseArgs(argv: string[]): ParsedArgs {
         else out.output = value;
         break;
       case "--shape": {
+        if (command === "tune") {
+          const t = /^(\d+),(\d+),(\d+)$/.exec(value!);
+          if (!t || [t[1], t[2], t[3]].some((n) => Number(n) < 1)) {
+            throw new UsageError(
+              `--shape wants M,D,B (memories, dimension, queries), got \`${value}\``,
+            );
+          }
+          out.shape = { M: Number(t[1]), D: Number(t[2]), B: Number(t[3]) };
+          break;
+        }
         const m = /^(\d+)[,x](\d+)$/.exec(value!);
         if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
           throw new UsageError(`--shape wants M,D (memories, dimension), got \`${value}\``);
         }
         out.shape = { M: Number(m[1]), D: Number(m[2]) };
+        break;
+      }
+      case "--min-time": {
+        const t = Number(value);
+        if (!(t > 0) || !Number.isFinite(t)) {
+          throw new UsageError(`--min-time wants a positive number of seconds, got \`${value}\``);
+        }
+        out.minTime = t;
         break;
       }
       case "--weights":
@@ -138,6 +159,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
     );
   }
   out.file = files[0];
+  if (command === "tune" && out.shape?.B === undefined) {
+    throw new UsageError("`hopc tune` needs --shape M,D,B");
+  }
   if (command === "retrieve") {
     for (
       const [flag, v] of [["--memories", out.memories], ["--queries", out.queries], [

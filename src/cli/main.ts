@@ -21,6 +21,7 @@ import {
 import { acquireDevice } from "../runtime/device.ts";
 import { load } from "../runtime/retriever.ts";
 import { traceOnGpu } from "../runtime/trace.ts";
+import { checkTunable, entryOf, tune, writeTuned } from "../runtime/tune.ts";
 import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
 import { generateKernel } from "../wgsl/kernel.ts";
 import { emitModels, runtimeFiles } from "../compile/emit.ts";
@@ -35,6 +36,9 @@ usage:
   hopc retrieve FILE.hop --memories X.npy --queries Q.npy -o OUT.npy
                 [--model NAME] [--set NAME=VALUE]... [--device gpu|cpu]
                 [--weights W.npy] [--trace T.json] [--json]
+  hopc tune FILE.hop --shape M,D,B [--model NAME] [--min-time S] [--set NAME=VALUE]... [--json]
+                (times every kernel choice on this adapter, caches the fastest; cache file:
+                 $HOPC_PLAN_CACHE, else $XDG_CACHE_HOME/hopc/plans.json or ~/.cache/hopc/plans.json)
 
 exit codes: 0 ok, 1 the input is wrong, 2 the command line is wrong, 3 no WebGPU adapter`;
 
@@ -82,6 +86,8 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
         return await explain(args, sources, io);
       case "retrieve":
         return await retrieve(args, sources, io);
+      case "tune":
+        return await tuneCommand(args, sources, io);
     }
   } catch (e) {
     if (e instanceof HopError) {
@@ -316,6 +322,59 @@ async function chooseDevice(
   return "gpu";
 }
 
+/** `hopc tune`: time every candidate on this adapter at one shape; cache the fastest. */
+async function tuneCommand(
+  args: ParsedArgs,
+  sources: Map<string, string>,
+  io: Io,
+): Promise<number> {
+  const models = await loadModels(args.file, args.sets, sources);
+  const model = pickModel(models, args.model, args.file);
+  checkTunable(model); // features and quadrature models: "nothing to tune" (exit 1)
+  const { M, D, B } = args.shape as { M: number; D: number; B: number };
+  const ctx = await acquireDevice(); // NoAdapterError: exit 3
+  const result = await tune(model, { M, D, B }, ctx, {
+    minTime: args.minTime,
+    log: (line) => io.err(`hopc: tune: ${line}`),
+  });
+  let path: string;
+  try {
+    path = await writeTuned(result.key, entryOf(result));
+  } catch (e) {
+    throw inputError("plan cache", `cannot write the plan cache: ${(e as Error).message}`);
+  }
+  if (args.json) {
+    io.out(JSON.stringify({ ...result, cache: path }, null, 2));
+    return 0;
+  }
+  const steps = model.steps.kind === "fixed" ? model.steps.count : model.steps.max;
+  const width = Math.max(...result.results.map((r) => r.label.length));
+  io.out(
+    `model \`${model.name}\` at M = ${M}, D = ${D}, B = ${B}, ${steps} step(s) on ${ctx.info}`,
+  );
+  io.out(`  ${"candidate".padEnd(width)}  ${"ms".padStart(10)}  ${"GFLOP/s".padStart(8)}  error`);
+  for (const r of result.results) {
+    const err = r.error === null ? "-" : r.error.toExponential(1);
+    if (r.ms === null) {
+      io.out(
+        `  ${r.label.padEnd(width)}  ${"-".padStart(10)}  ${
+          "-".padStart(8)
+        }  ${err}  rejected: ${r.rejected}`,
+      );
+      continue;
+    }
+    const gflops = (4 * M * D * B * steps) / r.ms / 1e6;
+    io.out(
+      `  ${r.label.padEnd(width)}  ${r.ms.toFixed(3).padStart(10)}  ${
+        gflops.toFixed(2).padStart(8)
+      }  ${err}`,
+    );
+  }
+  io.out(`winner: ${result.winner.label} (${result.winner.ms.toFixed(3)} ms)`);
+  io.err(`hopc: tuned plan for \`${model.name}\` written to ${path} (key ${result.key})`);
+  return 0;
+}
+
 /** `hopc compile`: every file is computed first, then written, so a failure writes nothing. */
 async function compile(args: ParsedArgs, sources: Map<string, string>, io: Io): Promise<number> {
   const models = await loadModels(args.file, args.sets, sources);
@@ -323,7 +382,7 @@ async function compile(args: ParsedArgs, sources: Map<string, string>, io: Io): 
   const { files, skipped } = emitModels(models, args.file);
   const runtime = await runtimeFiles();
   if (files.size > 0) { for (const [name, text] of runtime) files.set(name, text); }
-  await Deno.mkdir(outDir, { recursive: true });
+  await Deno.mkdir(`${outDir}/blocked`, { recursive: true });
   for (const [name, text] of files) {
     await writeFileAtomic(`${outDir}/${name}`, new TextEncoder().encode(text));
   }

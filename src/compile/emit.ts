@@ -4,6 +4,7 @@
 import type { Model } from "../ir.ts";
 import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
 import { kernelChoices, kernelSpec } from "../wgsl/kernel.ts";
+import { assemble } from "../runtime/blocked/wgsl.ts";
 
 export const RUNTIME_FILE = "hopc_runtime.ts";
 /** The runtime's host-side fits (continuous memory, features), imported by the runtime. */
@@ -39,7 +40,12 @@ export function emitModels(models: Model[], sourceName: string): Emitted {
         ...makePlan(model, EXAMPLE_SHAPE, DEFAULT_LIMITS),
       },
     };
-    files.set(`${model.name}.wgsl`, kernel.wgsl);
+    // The WGSL to read: the blocked kernels as planned for the example shape, else the kernel.
+    const example = plan.example;
+    files.set(
+      `${model.name}.wgsl`,
+      kernel.blocked && example.blocked ? assemble(kernel.blocked, example.blocked) : kernel.wgsl,
+    );
     files.set(`${model.name}.plan.json`, JSON.stringify(plan, null, 2) + "\n");
     files.set(`${model.name}.ts`, moduleText(model, sourceName, kernel.wgsl, withoutCode(kernel)));
   }
@@ -80,10 +86,27 @@ export function load(
 `;
 }
 
+/** The blocked kernels' planner, WGSL assembler and runner (copied as generated/blocked/). */
+export const BLOCKED_FILES = [
+  "types.ts",
+  "plan.ts",
+  "wgsl.ts",
+  "wgsl_common.ts",
+  "wgsl_blocked.ts",
+  "wgsl_rows.ts",
+  "run.ts",
+];
+
 /** The runtime the generated modules import (and its host-side fits), file name to text. */
 export async function runtimeFiles(): Promise<Map<string, string>> {
   const files = new Map<string, string>();
-  for (const [name, source] of [[RUNTIME_FILE, "standalone.ts"], [HOST_FILE, HOST_FILE]]) {
+  for (
+    const [name, source] of [
+      [RUNTIME_FILE, "standalone.ts"],
+      [HOST_FILE, HOST_FILE],
+      ...BLOCKED_FILES.map((f) => [`blocked/${f}`, `blocked/${f}`]),
+    ]
+  ) {
     const text = await Deno.readTextFile(new URL(`../runtime/${source}`, import.meta.url));
     files.set(name, `// Copied by hopc from src/runtime/${source}. Do not edit.\n${text}`);
   }

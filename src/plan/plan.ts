@@ -11,7 +11,14 @@ import { z } from "zod";
 import { HopError } from "../diagnostics.ts";
 import { type Model, Steps } from "../ir.ts";
 import type { Shapes } from "../shapes.ts";
-import { kernelChoices } from "../wgsl/kernel.ts";
+import { kernelChoices } from "./choices.ts";
+import {
+  type BlockedChoices,
+  BlockedPlanError,
+  loopBudgetFor,
+  planBlocked,
+} from "../runtime/blocked/plan.ts";
+import type { BlockedPlan } from "../runtime/blocked/types.ts";
 import { quadratureUnsupported } from "../wgsl/projected.ts";
 import { poolContinuous } from "./continuous_pass.ts";
 import {
@@ -35,9 +42,16 @@ export const DEFAULT_LIMITS: DeviceLimits = {
 export const Plan = z.object({
   model: z.string(),
   family: z.enum(["online", "threshold", "features", "quadrature"]),
-  /** Every step of a query runs inside one workgroup (no host round trip). */
-  fusedSteps: z.literal(true),
-  queriesPerWorkgroup: z.literal(1),
+  /**
+   * Which kernels run: `blocked` (query-blocked passes, src/runtime/blocked/), `workgroup` (one
+   * workgroup per query runs every step; a tuner's choice where its loops fit the budget), or the
+   * features / quadrature kernels (one workgroup per query).
+   */
+  kernel: z.enum(["blocked", "workgroup", "features", "quadrature"]),
+  /** The blocked kernels' plan (for kernel = blocked). */
+  blocked: z.custom<BlockedPlan>((v) => typeof v === "object" && v !== null).optional(),
+  /** Why this plan: the rules, or a tuned entry of the plan cache. */
+  source: z.enum(["rule", "tuned"]),
   bisectionIterations: z.number().int().min(0),
   steps: Steps,
   /** The shapes this plan was made for. */
@@ -89,6 +103,11 @@ export function makePlan(
   model: Model,
   shapes: Pick<Shapes, "M" | "D">,
   limits: DeviceLimits = DEFAULT_LIMITS,
+  run: {
+    kernel?: "blocked" | "workgroup";
+    blocked?: BlockedChoices & { source?: BlockedPlan["source"] };
+    loopBudget?: number;
+  } = {},
 ): Plan {
   const error = (message: string, hint: string) =>
     new HopError([{
@@ -106,7 +125,7 @@ export function makePlan(
   const pooled = poolContinuous(model);
   if (pooled) {
     return Plan.parse({
-      ...makePlan(pooled.model, { M: pooled.spec.functions, D: shapes.D }, limits),
+      ...makePlan(pooled.model, { M: pooled.spec.functions, D: shapes.D }, limits, run),
       model: model.name,
       lowering: {
         pass: "continuous-box-exact-to-pooled",
@@ -143,10 +162,35 @@ export function makePlan(
       shapes.D,
       limits,
     );
+    const family = choices.family;
+    const useBlocked = (family === "online" || family === "threshold") &&
+      run.kernel !== "workgroup";
+    const blocked = useBlocked
+      ? planBlocked(
+        {
+          family,
+          mask: model.mask,
+          ent: {
+            kind: family === "threshold" && choices.bisectionIterations > 0 ? "threshold" : "exp",
+          },
+          bisection: choices.bisectionIterations,
+        } as Parameters<typeof planBlocked>[0],
+        shapes.M,
+        shapes.D,
+        limits,
+        run.loopBudget ?? loopBudgetFor("llvmpipe"),
+        run.blocked,
+      )
+      : undefined;
     return Plan.parse({
       model: model.name,
-      fusedSteps: true,
-      queriesPerWorkgroup: 1,
+      kernel: useBlocked
+        ? "blocked"
+        : family === "online" || family === "threshold"
+        ? "workgroup"
+        : family,
+      ...(blocked ? { blocked } : {}),
+      source: blocked?.source ?? "rule",
       bisectionIterations: choices.bisectionIterations,
       steps: model.steps,
       shapes: { M: shapes.M, D: shapes.D },
@@ -155,7 +199,7 @@ export function makePlan(
       ...(lowering ? { lowering } : {}),
     });
   } catch (e) {
-    if (e instanceof PlanError) throw error(e.message, e.hint);
+    if (e instanceof PlanError || e instanceof BlockedPlanError) throw error(e.message, e.hint);
     throw e;
   }
 }

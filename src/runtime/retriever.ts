@@ -19,6 +19,7 @@ import {
   type RetrieveResult,
 } from "./standalone.ts";
 import { loopBudgetFor } from "./blocked/plan.ts";
+import { lookupTuned } from "./plan_cache.ts";
 
 export type GpuResult = RetrieveResult;
 
@@ -42,6 +43,8 @@ export interface RunChoices {
   blocked?: BlockedChoices & { source?: BlockedPlan["source"] };
   /** Loop iterations per invocation (default: the adapter's, see loopBudgetFor). */
   loopBudget?: number;
+  /** Queries per call the caller expects (picks the tuned plan's B bucket; default 64). */
+  batchHint?: number;
   /** Limits to plan with instead of the device's (a test of buffer splitting). */
   limits?: GpuContext["limits"];
 }
@@ -59,6 +62,17 @@ export async function load(
   // quadrature and features models run their own kernels. Their rows are prepared from X inside
   // the runtime's load (kernel.hostPrep), as in a generated module.
   const kernel = kernelSpec(model);
+  // A plan `hopc tune` measured on this adapter for this shape bucket, unless the caller chose.
+  if (!choices.kernel && !choices.blocked && kernel.blocked) {
+    const tuned = await lookupTuned(ctx.info, model, M, D, choices.batchHint ?? 64);
+    if (tuned) {
+      try {
+        return await load(model, X, ctx, { ...choices, ...tuned });
+      } catch {
+        // A tuned plan that does not fit this shape (same bucket, larger M): the rules decide.
+      }
+    }
+  }
   let retrieval: Awaited<ReturnType<typeof Retrieval.load>>;
   try {
     retrieval = await Retrieval.load(ctx.device, kernel, X.data, M, D, {

@@ -55,7 +55,7 @@ ${
   }
   return f;
 }
-fn kept4(q: u32, i: u32, fb: vec4<u32>, live: vec4<bool>) -> vec4<bool> {
+fn mask_kept4(q: u32, i: u32, fb: vec4<u32>, live: vec4<bool>) -> vec4<bool> {
   return vec4<bool>(live.x && is_kept(q, i, fb.x), live.y && is_kept(q + 1u, i, fb.y),
                     live.z && is_kept(q + 2u, i, fb.z), live.w && is_kept(q + 3u, i, fb.w));
 }
@@ -103,7 +103,7 @@ ${
     rows.map((r) =>
       `    let i${r} = min(i + ${r}u, r1 - 1u);
     let kept${r} = ${
-        random ? `kept4(q, shape.row0 + i${r}, fb, live)` : "live"
+        random ? `mask_kept4(q, shape.row0 + i${r}, fb, live)` : "live"
       } & vec4<bool>(i + ${r}u < r1);
     var t${r} = vec4<f32>(0.0);`
     ).join("\n")
@@ -206,7 +206,7 @@ ${rows.map((r) => `    let i${r} = min(i + ${r}u, r1 - 1u);`).join("\n")}
 ${
     cells((r, g) =>
       `    let kept${r}_${g} = ${
-        random ? `kept4(q + ${4 * g}u, shape.row0 + i${r}, fb${g}, live${g})` : `live${g}`
+        random ? `mask_kept4(q + ${4 * g}u, shape.row0 + i${r}, fb${g}, live${g})` : `live${g}`
       } & vec4<bool>(i + ${r}u < r1);
     var t${r}_${g} = vec4<f32>(0.0);`
     )

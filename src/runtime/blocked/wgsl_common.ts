@@ -68,7 +68,9 @@ export function header(parts: BlockedParts, plan: BlockedPlan): string {
         ? "fused: each step is one pass over X (scores, online max/sum, readout) split over M, then a combine"
         : "three passes per step: scores into a row per query, the normalizer on that row, the readout of the support"
     }.`,
-    `A thread owns ${plan.queriesPerThread} queries (one mat4x4 of states, column k = query k) and scores ${plan.rowBlock} row(s)`,
+    `A thread owns ${plan.queriesPerThread} queries (${
+      plan.queriesPerThread / 4
+    } mat4x4 of states, column k = query k) and scores ${plan.rowBlock} row(s)`,
     `of X per iteration, so each loaded element of X feeds ${
       plan.schedule === "fused" ? "the scores and readouts" : "the scores"
     } of all of them.`,

@@ -1,0 +1,238 @@
+// Copied by hopc from src/runtime/blocked/plan.ts. Do not edit.
+// Planning the query-blocked kernels: every choice from the model's family, the shapes, the
+// adapter's limits and its per-invocation loop budget (or a tuned choice). Each pass's loop
+// iterations per invocation are estimated from the same formulas the splits are sized by, so a
+// plan says what it promises (tests hold every plan to its budget). Self-contained (./types.ts).
+import type { BlockedParts, BlockedPlan } from "./types.ts";
+
+export interface BlockedLimits {
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
+  maxStorageBufferBindingSize: number;
+  maxComputeWorkgroupsPerDimension: number;
+}
+
+/** Choices a caller (the tuner, a test) may pin; the rest follow the rules below. */
+export interface BlockedChoices {
+  schedule?: BlockedPlan["schedule"];
+  rowBlock?: number;
+  queriesPerThread?: 4 | 8;
+  workgroupSize?: number;
+  /** Invocations a dispatch should have at least (M is split further to reach it). */
+  parallelism?: number;
+}
+
+/** The data does not fit this adapter (a message for people, naming the limit). */
+export class BlockedPlanError extends Error {
+  constructor(message: string, readonly hint: string) {
+    super(message);
+    this.name = "BlockedPlanError";
+  }
+}
+
+/** Mesa's llvmpipe ends every loop of an invocation after 65535 iterations in all. */
+export const LLVMPIPE_LOOP_LIMIT = 65535;
+
+/**
+ * The loop budget a plan keeps to on an adapter: llvmpipe's hard limit with a margin for the few
+ * iterations the estimates round away; on other adapters a bound that keeps a dispatch short
+ * (GPU watchdogs stop long ones).
+ */
+export function loopBudgetFor(adapterDescription: string): number {
+  return /llvmpipe|lavapipe/i.test(adapterDescription) ? 60000 : 1 << 20;
+}
+
+/** Largest d4 whose states and partials a thread keeps in private memory. */
+export const PRIVATE_D4 = 64;
+const F32 = 4, VEC4 = 16;
+
+const log2 = (n: number) => Math.ceil(Math.log2(Math.max(2, n)));
+const cdiv = (a: number, b: number) => Math.ceil(a / b);
+
+/** Per-invocation loop iterations of each pass (upper bounds of what the WGSL runs). */
+export function passIterations(
+  parts: Pick<BlockedParts, "mask" | "ent" | "bisection">,
+  p: Pick<
+    BlockedPlan,
+    "schedule" | "d4" | "rowBlock" | "rowWorkgroupSize" | "readoutSlice" | "halvingsPerDispatch"
+  >,
+  rowsPerSplit: number,
+  M: number,
+  splits: number,
+): Record<string, number> {
+  const { d4, rowBlock: rb, rowWorkgroupSize: wgr } = p;
+  const blocks = cdiv(rowsPerSplit, rb);
+  const L = log2(wgr);
+  const perD = cdiv(d4, wgr);
+  const perM = cdiv(M, wgr);
+  const out: Record<string, number> = {
+    prepare_queries: 8 * perD + 8 * L,
+    finish: (p.schedule === "fused" ? 2 * splits : 0) + perD * (splits + 8) + 8 * L,
+  };
+  if (parts.mask.kind === "random") out.choose_fallback = 2 * perM + 3 * L;
+  if (p.schedule === "fused") {
+    out.fused_step = 12 + d4 + blocks * (2 * d4 + 1 + 4 * rb) + 4 * (d4 + 1);
+    out.fused_weights = perM;
+    return out;
+  }
+  const ds = p.readoutSlice;
+  out.score_rows = 24 + blocks * (d4 + 1 + 8 * rb);
+  out.readout_rows = 8 + blocks + 8; // the slice of ds chunks is written out, not looped
+  void ds;
+  if (parts.mask.kind === "topk") {
+    out.row_select = 4 * (cdiv(256, wgr) + perM + 256) + 2 * perM + 2 * L;
+  }
+  out.row_init = 4 * perM + 6 * L;
+  if (parts.ent.kind === "threshold") out.row_bisect = p.halvingsPerDispatch * (perM + L + 1);
+  out.row_weights = 2 * perM + L;
+  return out;
+}
+
+export function planBlocked(
+  parts: Pick<BlockedParts, "family" | "mask" | "ent" | "bisection">,
+  M: number,
+  D: number,
+  limits: BlockedLimits,
+  loopBudget: number,
+  choices: BlockedChoices & { source?: BlockedPlan["source"] } = {},
+): BlockedPlan {
+  const notes: string[] = [];
+  const d4 = Math.ceil(D / 4);
+  const maxThreads = Math.min(
+    limits.maxComputeInvocationsPerWorkgroup,
+    limits.maxComputeWorkgroupSizeX,
+  );
+  const pow2Below = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
+  const workgroupSize = pow2Below(Math.min(choices.workgroupSize ?? 64, maxThreads));
+  const rowWorkgroupSize = pow2Below(Math.min(256, maxThreads));
+  const privateFits = d4 <= PRIVATE_D4;
+  // The fused schedule keeps D-long arrays per thread in private memory: fastest on llvmpipe,
+  // but such arrays (indexed by a loop variable) make its first compile take minutes (Mesa
+  // caches it afterwards), so it is a tuner's choice, not the rule.
+  let schedule = choices.schedule ?? "threePass";
+  if (schedule === "fused" && !(parts.family === "online" && privateFits)) {
+    schedule = "threePass";
+    notes.push("the fused schedule needs an online map and D <= 256; three passes instead");
+  }
+  // Random masks skip rows no query of the thread keeps: short row blocks skip more.
+  const rowBlock = choices.rowBlock ?? (parts.mask.kind === "random" ? 1 : 8);
+  // The readout accumulates a few chunks of D in registers (unrolled): 4 chunks x 4 queries.
+  const readoutSlice = Math.min(d4, 4);
+  // Workgroup memory of the per-query passes: reductions, scan, the state and its readout, top-K.
+  const wgBytes = 2 * rowWorkgroupSize * F32 + F32 + 2 * d4 * VEC4 +
+    (parts.mask.kind === "topk" ? 256 * F32 + 8 : 0);
+  if (wgBytes > limits.maxComputeWorkgroupStorageSize) {
+    throw new BlockedPlanError(
+      `dimension D = ${D} needs ${wgBytes} bytes of workgroup memory, over this adapter's ${limits.maxComputeWorkgroupStorageSize}`,
+      "use --device cpu (the float64 reference) for vectors this long",
+    );
+  }
+  const base = { schedule, d4, rowBlock, rowWorkgroupSize, readoutSlice, halvingsPerDispatch: 1 };
+  // Rows per split: the most whose passes stay within the budget (estimates are linear in rows).
+  const at = (rows: number) => passIterations(parts, base, rows, M, 1);
+  const blockedPasses = schedule === "fused" ? ["fused_step"] : ["score_rows", "readout_rows"];
+  let rowsPerSplit = rowBlock;
+  const fits = (rows: number) => blockedPasses.every((k) => at(rows)[k] <= loopBudget);
+  if (!fits(rowsPerSplit)) {
+    throw new BlockedPlanError(
+      `one block of ${rowBlock} rows at D = ${D} exceeds the adapter's loop budget of ${loopBudget} iterations per invocation`,
+      "use --device cpu (the float64 reference) for vectors this long",
+    );
+  }
+  for (let step = 1 << 24; step >= rowBlock; step = Math.floor(step / 2)) {
+    if (fits(rowsPerSplit + step)) rowsPerSplit += step;
+  }
+  rowsPerSplit = Math.max(rowBlock, Math.floor(rowsPerSplit / rowBlock) * rowBlock);
+  const perM = cdiv(M, rowWorkgroupSize);
+  const halvingsPerDispatch = parts.bisection === 0 ? 0 : Math.max(
+    1,
+    Math.min(
+      parts.bisection,
+      Math.floor((loopBudget - 16) / (perM + log2(rowWorkgroupSize) + 1)),
+    ),
+  );
+  const rowsPerChunk = Math.max(1, Math.floor(limits.maxStorageBufferBindingSize / (d4 * VEC4)));
+  const plan: BlockedPlan = {
+    schedule,
+    d4,
+    rowBlock,
+    queriesPerThread: schedule === "fused" ? 4 : choices.queriesPerThread ?? 8,
+    workgroupSize,
+    rowWorkgroupSize,
+    queriesPrivate: schedule === "fused",
+    readoutSlice,
+    rowsPerSplit,
+    halvingsPerDispatch,
+    rowsPerChunk,
+    loopBudget,
+    iterations: {},
+    source: choices.source ?? "rule",
+    notes,
+  };
+  const splits = splitsFor(plan, M, 1, choices.parallelism);
+  plan.iterations = passIterations(parts, plan, plan.rowsPerSplit, M, splits.total);
+  for (const [pass, n] of Object.entries(plan.iterations)) {
+    if (n > loopBudget) {
+      throw new BlockedPlanError(
+        `M = ${M} needs ${n} loop iterations per invocation in pass ${pass}, over the adapter's budget of ${loopBudget}`,
+        "split the memories into several models, or use --device cpu",
+      );
+    }
+  }
+  if (M > rowsPerChunk) {
+    notes.push(
+      `the memories span ${
+        cdiv(M, rowsPerChunk)
+      } storage buffers of ${rowsPerChunk} rows (one binding holds ${limits.maxStorageBufferBindingSize} bytes)`,
+    );
+  }
+  return plan;
+}
+
+/** Rows of each chunk's splits, for B queries: the budget's splits, more for parallelism. */
+export function splitsFor(
+  plan: BlockedPlan,
+  M: number,
+  nq: number,
+  parallelism = 1024,
+): { rowsPerSplit: number; perChunk: number[]; total: number } {
+  const qgroups = cdiv(nq, plan.queriesPerThread);
+  const dslices = plan.schedule === "fused" ? 1 : cdiv(plan.d4, plan.readoutSlice);
+  const wanted = cdiv(parallelism, qgroups * dslices);
+  const byParallelism = Math.max(
+    plan.rowBlock,
+    cdiv(cdiv(M, wanted), plan.rowBlock) * plan.rowBlock,
+  );
+  const rowsPerSplit = Math.min(plan.rowsPerSplit, byParallelism);
+  const perChunk: number[] = [];
+  for (let row0 = 0; row0 < M; row0 += plan.rowsPerChunk) {
+    perChunk.push(cdiv(Math.min(plan.rowsPerChunk, M - row0), rowsPerSplit));
+  }
+  return { rowsPerSplit, perChunk, total: perChunk.reduce((a, b) => a + b, 0) };
+}
+
+/** Queries per slice: the score rows and the split partials of a slice fit one binding each. */
+export function sliceQueries(
+  plan: BlockedPlan,
+  M: number,
+  B: number,
+  limits: BlockedLimits,
+  parallelism?: number,
+): number {
+  const binding = limits.maxStorageBufferBindingSize;
+  let nq = B;
+  if (plan.schedule === "threePass") nq = Math.min(nq, Math.floor(binding / (3 * M * F32)));
+  while (nq >= 1) {
+    const { total } = splitsFor(plan, M, nq, parallelism);
+    if (total * nq * (plan.d4 + 1) * VEC4 <= binding) break;
+    nq = Math.floor(nq / 2);
+  }
+  if (nq < 1) {
+    throw new BlockedPlanError(
+      `one query's score row and partials at M = ${M} exceed the storage binding limit of ${binding} bytes`,
+      "split the memories into several models, or use --device cpu",
+    );
+  }
+  return nq;
+}

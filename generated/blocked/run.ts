@@ -1,0 +1,474 @@
+// Copied by hopc from src/runtime/blocked/run.ts. Do not edit.
+// Running the query-blocked kernels on a GPUDevice: memories uploaded once (split across storage
+// buffers past one binding) and prepared on the GPU; each retrieve call encodes every pass of
+// every step into one submission with one readback. Self-contained (see ./types.ts).
+import type { BlockedParts, BlockedPlan } from "./types.ts";
+import { assemble, entryPoints } from "./wgsl.ts";
+import { BLOCKED_BINDINGS, QINFO, SHAPE_FIELDS, type ShapeField, SLOT } from "./wgsl_common.ts";
+import {
+  type BlockedLimits,
+  BlockedPlanError,
+  passIterations,
+  sliceQueries,
+  splitsFor,
+} from "./plan.ts";
+
+interface Compiled {
+  layout: GPUBindGroupLayout;
+  pipelines: Map<string, GPUComputePipeline>;
+}
+
+const cache = new WeakMap<GPUDevice, Map<string, Promise<Compiled>>>();
+export const blockedStats = { builds: 0, hits: 0 };
+
+async function compile(device: GPUDevice, name: string, wgsl: string, entries: string[]) {
+  let perDevice = cache.get(device);
+  if (!perDevice) cache.set(device, perDevice = new Map());
+  const hit = perDevice.get(wgsl);
+  if (hit) {
+    blockedStats.hits++;
+    return hit;
+  }
+  blockedStats.builds++;
+  const build = (async (): Promise<Compiled> => {
+    const module = device.createShaderModule({ label: `hopc ${name}`, code: wgsl });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === "error");
+    if (errors.length > 0) {
+      const lines = wgsl.split("\n");
+      throw new Error(
+        `the WGSL of model \`${name}\` does not compile (a hopc bug):\n` +
+          errors.map((m) =>
+            `  ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1] ?? ""}`
+          ).join("\n"),
+      );
+    }
+    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: type === "uniform" ? { type, hasDynamicOffset: true } : { type },
+    });
+    const b = BLOCKED_BINDINGS;
+    const layout = device.createBindGroupLayout({
+      label: "hopc blocked",
+      entries: [
+        entry(b.shape, "uniform"),
+        entry(b.memories, "read-only-storage"),
+        entry(b.memoryAux, "read-only-storage"),
+        entry(b.queries, "read-only-storage"),
+        entry(b.states, "storage"),
+        entry(b.scratch, "storage"),
+        entry(b.partials, "storage"),
+        entry(b.qinfo, "storage"),
+        entry(b.weights, "storage"),
+      ],
+    });
+    const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+    device.pushErrorScope("validation");
+    const made = await Promise.all(entries.map((entryPoint) =>
+      device.createComputePipelineAsync({
+        label: `hopc ${name} ${entryPoint}`,
+        layout: pipelineLayout,
+        compute: { module, entryPoint },
+      })
+    ));
+    const error = await device.popErrorScope();
+    if (error) {
+      throw new Error(`the pipelines of model \`${name}\` were rejected: ${error.message}`);
+    }
+    return { layout, pipelines: new Map(entries.map((e, i) => [e, made[i]])) };
+  })();
+  perDevice.set(wgsl, build);
+  build.catch(() => perDevice.delete(wgsl));
+  return build;
+}
+
+const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+
+/** D-column rows as zero-padded rows of 4 * d4 columns, in float32. */
+function padRows(data: ArrayLike<number>, rows: number, D: number, d4: number, from = 0) {
+  const out = new Float32Array(rows * d4 * 4);
+  for (let i = 0; i < rows; i++) {
+    for (let d = 0; d < D; d++) out[i * d4 * 4 + d] = data[(from + i) * D + d];
+  }
+  return out;
+}
+
+interface Chunk {
+  row0: number;
+  rows: number;
+  memories: GPUBuffer;
+  aux: GPUBuffer;
+}
+
+export interface BlockedResult {
+  states: Float32Array;
+  weights?: Float32Array;
+  stepsRun: Uint32Array;
+}
+
+/** One model bound to its memories on one device, run by the blocked kernels. */
+export class BlockedRetrieval {
+  #bufs = new Map<string, GPUBuffer>();
+  #last: Promise<unknown> = Promise.resolve();
+  private constructor(
+    readonly device: GPUDevice,
+    readonly parts: BlockedParts,
+    readonly plan: BlockedPlan,
+    readonly M: number,
+    readonly D: number,
+    readonly limits: BlockedLimits,
+    readonly wgsl: string,
+    readonly compiled: Compiled,
+    readonly chunks: Chunk[],
+    readonly parallelism: number | undefined,
+  ) {}
+
+  static async load(
+    device: GPUDevice,
+    parts: BlockedParts,
+    plan: BlockedPlan,
+    X: ArrayLike<number>,
+    M: number,
+    D: number,
+    opts: { limits: BlockedLimits; memoriesTransformed?: boolean; parallelism?: number },
+  ): Promise<BlockedRetrieval> {
+    const wgsl = assemble(parts, plan);
+    const compiled = await compile(device, parts.name, wgsl, entryPoints(parts, plan));
+    const transform = parts.post.transformsInputs && !opts.memoriesTransformed;
+    const needsPrepare = transform || parts.sim.memoryAux !== "none";
+    const chunks: Chunk[] = [];
+    const self = new BlockedRetrieval(
+      device,
+      parts,
+      plan,
+      M,
+      D,
+      opts.limits,
+      wgsl,
+      compiled,
+      chunks,
+      opts.parallelism,
+    );
+    const encoder = device.createCommandEncoder({ label: "hopc prepare memories" });
+    const pass = encoder.beginComputePass();
+    const temporary: GPUBuffer[] = [];
+    for (let row0 = 0; row0 < M; row0 += plan.rowsPerChunk) {
+      const rows = Math.min(plan.rowsPerChunk, M - row0);
+      const bytes = rows * plan.d4 * 16;
+      const raw = device.createBuffer({ label: "hopc memories", size: bytes, usage: STORAGE });
+      device.queue.writeBuffer(raw, 0, padRows(X, rows, D, plan.d4, row0));
+      const aux = device.createBuffer({
+        label: "hopc memory aux",
+        size: Math.max(16, Math.ceil(rows / 4) * 16),
+        usage: STORAGE,
+      });
+      if (!needsPrepare) {
+        chunks.push({ row0, rows, memories: raw, aux });
+        continue;
+      }
+      const prepared = device.createBuffer({ label: "hopc memories", size: bytes, usage: STORAGE });
+      const uniform = self.#uniform([{ nq: rows, q0: 0, flags: transform ? 2 : 0 }]);
+      temporary.push(raw, uniform);
+      const group = self.#group(uniform, {
+        queries: raw,
+        states: prepared,
+        weights: aux,
+      });
+      pass.setBindGroup(0, group, [0]);
+      pass.setPipeline(compiled.pipelines.get("prepare_memories")!);
+      self.#dispatchRows(pass, rows);
+      chunks.push({ row0, rows, memories: prepared, aux });
+    }
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    for (const b of temporary) b.destroy();
+    return self;
+  }
+
+  /** Bytes the memory holds on the device. */
+  get memoryBytes(): number {
+    return this.chunks.reduce(
+      (n, c) => n + c.memories.size + (this.parts.sim.memoryAux === "none" ? 0 : c.aux.size),
+      0,
+    );
+  }
+
+  #dummies = new Map<string, GPUBuffer>();
+  #dummy(name: string): GPUBuffer {
+    let b = this.#dummies.get(name);
+    if (!b) {
+      b = this.device.createBuffer({ label: `hopc unused ${name}`, size: 16, usage: STORAGE });
+      this.#dummies.set(name, b);
+    }
+    return b;
+  }
+
+  /** A uniform buffer of 256-byte slots, one per field set (bound with dynamic offsets). */
+  #uniform(slots: Partial<Record<ShapeField, number>>[]): GPUBuffer {
+    const stride = 256;
+    const data = new Uint32Array(slots.length * stride / 4);
+    slots.forEach((s, i) => {
+      const full: Record<ShapeField, number> = {
+        M: this.M,
+        D: this.D,
+        d4: this.plan.d4,
+        B: 0,
+        q0: 0,
+        nq: 0,
+        row0: 0,
+        rows: 0,
+        split0: 0,
+        splits: 0,
+        rows_per_split: 0,
+        qgroups: 0,
+        flags: 0,
+        dslices: 1,
+        halvings: 0,
+        chunk_splits: 0,
+        ...s,
+      };
+      SHAPE_FIELDS.forEach((f, k) => data[i * stride / 4 + k] = full[f]);
+    });
+    const buffer = this.device.createBuffer({
+      label: "hopc shape",
+      size: data.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.device.queue.writeBuffer(buffer, 0, data);
+    return buffer;
+  }
+
+  #group(
+    uniform: GPUBuffer,
+    b: Partial<Record<Exclude<keyof typeof BLOCKED_BINDINGS, "shape">, GPUBuffer>>,
+  ): GPUBindGroup {
+    const names = [
+      "memories",
+      "memoryAux",
+      "queries",
+      "states",
+      "scratch",
+      "partials",
+      "qinfo",
+      "weights",
+    ] as const;
+    return this.device.createBindGroup({
+      layout: this.compiled.layout,
+      entries: [
+        { binding: BLOCKED_BINDINGS.shape, resource: { buffer: uniform, size: 256 } },
+        ...names.map((n) => ({
+          binding: BLOCKED_BINDINGS[n],
+          resource: { buffer: b[n] ?? this.#dummy(n) },
+        })),
+      ],
+    });
+  }
+
+  #grid(workgroups: number): [number, number] {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    return [Math.min(workgroups, max), Math.ceil(workgroups / max)];
+  }
+  #dispatchRows(pass: GPUComputePassEncoder, rows: number) {
+    pass.dispatchWorkgroups(...this.#grid(rows));
+  }
+  #dispatchThreads(pass: GPUComputePassEncoder, invocations: number) {
+    pass.dispatchWorkgroups(...this.#grid(Math.ceil(invocations / this.plan.workgroupSize)));
+  }
+
+  #buffer(name: string, bytes: number, usage: number): GPUBuffer {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    let b = this.#bufs.get(name);
+    if (!b || b.size < size) {
+      b?.destroy();
+      b = this.device.createBuffer({ label: `hopc ${name}`, size, usage });
+      this.#bufs.set(name, b);
+    }
+    return b;
+  }
+
+  retrieve(
+    Q: ArrayLike<number>,
+    B: number,
+    opts: { weights?: boolean; transformed?: boolean } = {},
+  ): Promise<BlockedResult> {
+    const run = this.#last.then(() => this.#retrieve(Q, B, opts));
+    this.#last = run.catch(() => {});
+    return run;
+  }
+
+  async #retrieve(
+    Q: ArrayLike<number>,
+    B: number,
+    opts: { weights?: boolean; transformed?: boolean },
+  ): Promise<BlockedResult> {
+    const { device, plan, parts, M, D, limits } = this;
+    if (!(B >= 1 && Q.length === B * D)) {
+      throw new RangeError(`queries must be B x D = ${B} x ${D} values, got ${Q.length}`);
+    }
+    const wantWeights = opts.weights === true;
+    const binding = limits.maxStorageBufferBindingSize;
+    const stateBytes = B * plan.d4 * 16;
+    for (
+      const [what, bytes] of [["queries", stateBytes], [
+        "weights",
+        wantWeights ? B * M * 4 : 0,
+      ]] as const
+    ) {
+      if (bytes > binding) {
+        throw new BlockedPlanError(
+          `the ${what} of ${B} queries need ${bytes} bytes, over the storage binding limit of ${binding}`,
+          "retrieve fewer queries per call",
+        );
+      }
+    }
+    const nq = sliceQueries(plan, M, B, limits, this.parallelism);
+    const slices: { q0: number; nq: number }[] = [];
+    for (let q0 = 0; q0 < B; q0 += nq) slices.push({ q0, nq: Math.min(nq, B - q0) });
+    const threePass = plan.schedule === "threePass";
+    const queries = this.#buffer("queries", stateBytes, STORAGE);
+    const states = this.#buffer("states", stateBytes, STORAGE);
+    const qinfo = this.#buffer("qinfo", B * QINFO * 4, STORAGE);
+    const weights = this.#buffer("weights", wantWeights ? B * M * 4 : 16, STORAGE);
+    const scratch = this.#buffer("scratch", threePass ? 3 * nq * M * 4 : 16, STORAGE);
+    const layouts = slices.map((s) => {
+      let split = splitsFor(plan, M, s.nq, this.parallelism);
+      const iterations = passIterations(parts, plan, split.rowsPerSplit, M, split.total);
+      if (iterations.finish > plan.loopBudget) split = splitsFor(plan, M, s.nq, 1);
+      return split;
+    });
+    const partialBytes = Math.max(
+      ...slices.map((s, i) => layouts[i].total * s.nq * (plan.d4 + 1) * 16),
+    );
+    const partials = this.#buffer("partials", partialBytes, STORAGE);
+    const readback = this.#buffer(
+      "readback",
+      stateBytes + B * QINFO * 4 + (wantWeights ? B * M * 4 : 0),
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    );
+    device.queue.writeBuffer(queries, 0, padRows(Q, B, D, plan.d4));
+
+    // One uniform slot per (slice, chunk), plus one per slice for a shorter last bisection.
+    const halvings = plan.halvingsPerDispatch;
+    const bisections = halvings > 0 ? Math.ceil(parts.bisection / halvings) : 0;
+    const lastHalvings = bisections > 0 ? parts.bisection - halvings * (bisections - 1) : 0;
+    const flags = (wantWeights ? 1 : 0) | (opts.transformed ? 0 : 2);
+    const fields: Partial<Record<ShapeField, number>>[] = [];
+    const slotOf: number[][] = [];
+    const lastSlot: number[] = [];
+    slices.forEach((s, si) => {
+      const { rowsPerSplit, perChunk, total } = layouts[si];
+      const common = {
+        B,
+        q0: s.q0,
+        nq: s.nq,
+        splits: total,
+        rows_per_split: rowsPerSplit,
+        qgroups: Math.ceil(s.nq / plan.queriesPerThread),
+        flags,
+        dslices: threePass ? Math.ceil(plan.d4 / plan.readoutSlice) : 1,
+        halvings,
+      };
+      let split0 = 0;
+      slotOf.push(this.chunks.map((c, ci) => {
+        fields.push({ ...common, row0: c.row0, rows: c.rows, split0, chunk_splits: perChunk[ci] });
+        split0 += perChunk[ci];
+        return fields.length - 1;
+      }));
+      fields.push({ ...common, halvings: lastHalvings });
+      lastSlot.push(fields.length - 1);
+    });
+    const uniform = this.#uniform(fields);
+    const groups = this.chunks.map((c) =>
+      this.#group(uniform, {
+        memories: c.memories,
+        memoryAux: c.aux,
+        queries,
+        states,
+        scratch,
+        partials,
+        qinfo,
+        weights,
+      })
+    );
+    const pipe = (name: string) => this.compiled.pipelines.get(name)!;
+    const encoder = device.createCommandEncoder({ label: `hopc ${parts.name}` });
+    const pass = encoder.beginComputePass();
+    const use = (name: string, slot: number, chunk = 0) => {
+      pass.setPipeline(pipe(name));
+      pass.setBindGroup(0, groups[chunk], [slot * 256]);
+    };
+    slices.forEach((s, si) => {
+      const slot0 = slotOf[si][0];
+      const { perChunk } = layouts[si];
+      const qgroups = Math.ceil(s.nq / plan.queriesPerThread);
+      const perQuery = (name: string, slot = slot0) => {
+        use(name, slot);
+        this.#dispatchRows(pass, s.nq);
+      };
+      const overChunks = (name: string, width: number) => {
+        this.chunks.forEach((_, ci) => {
+          use(name, slotOf[si][ci], ci);
+          this.#dispatchThreads(pass, qgroups * width * perChunk[ci]);
+        });
+      };
+      perQuery("prepare_queries");
+      if (parts.mask.kind === "random") perQuery("choose_fallback");
+      for (let t = 0; t < parts.maxSteps; t++) {
+        if (!threePass) {
+          overChunks("fused_step", 1);
+        } else {
+          overChunks("score_rows", 1);
+          if (parts.mask.kind === "topk") perQuery("row_select");
+          perQuery("row_init");
+          for (let k = 0; k < bisections; k++) {
+            perQuery("row_bisect", k === bisections - 1 ? lastSlot[si] : slot0);
+          }
+          perQuery("row_weights");
+          overChunks("readout_rows", Math.ceil(plan.d4 / plan.readoutSlice));
+        }
+        perQuery("finish");
+      }
+      if (!threePass && wantWeights) perQuery("fused_weights");
+    });
+    pass.end();
+    encoder.copyBufferToBuffer(states, 0, readback, 0, stateBytes);
+    encoder.copyBufferToBuffer(qinfo, 0, readback, stateBytes, B * QINFO * 4);
+    if (wantWeights) {
+      encoder.copyBufferToBuffer(weights, 0, readback, stateBytes + B * QINFO * 4, B * M * 4);
+    }
+    device.queue.submit([encoder.finish()]);
+    await readback.mapAsync(GPUMapMode.READ);
+    try {
+      const bytes = readback.getMappedRange();
+      const padded = new Float32Array(bytes, 0, B * plan.d4 * 4);
+      const out = new Float32Array(B * D);
+      for (let b = 0; b < B; b++) {
+        out.set(padded.subarray(b * plan.d4 * 4, b * plan.d4 * 4 + D), b * D);
+      }
+      const info = new Float32Array(bytes, stateBytes, B * QINFO);
+      const stepsRun = new Uint32Array(B);
+      for (let b = 0; b < B; b++) stepsRun[b] = info[b * QINFO + SLOT.steps];
+      const result: BlockedResult = { states: out, stepsRun };
+      if (wantWeights) {
+        result.weights = new Float32Array(
+          bytes.slice(stateBytes + B * QINFO * 4, stateBytes + B * QINFO * 4 + B * M * 4),
+        );
+      }
+      return result;
+    } finally {
+      readback.unmap();
+      uniform.destroy();
+    }
+  }
+
+  destroy(): void {
+    for (const b of this.#bufs.values()) b.destroy();
+    for (const b of this.#dummies.values()) b.destroy();
+    for (const c of this.chunks) {
+      c.memories.destroy();
+      c.aux.destroy();
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// Copied by hopc from src/runtime/blocked/types.ts. Do not edit.
+// The query-blocked kernels: what they need to know about a model (its parts' WGSL, as data) and
+// the plan that shapes them. Self-contained on purpose: `hopc compile` copies this folder beside
+// the generated modules, so a generated module plans and assembles its kernels at load time for
+// whatever shapes and adapter it meets, with exactly the code the compiler itself runs.
+
+/** A model's math as WGSL snippets (from the part modules in src/parts/, at compile time). */
+export interface BlockedParts {
+  name: string;
+  file: string;
+  /** Model-level comment lines for the WGSL header. */
+  header: string[];
+  beta: number;
+  maxSteps: number;
+  /** `until(tol)`: the tolerance on |q_t - q_{t-1}|; null for a fixed step count. */
+  tol: number | null;
+  /** online: softmax-like maps in one pass; threshold: a kept score row and a threshold. */
+  family: "online" | "threshold";
+  sim: {
+    math: string;
+    memoryAux: "none" | "norm" | "half_sq_norm";
+    queryAux: "none" | "norm" | "half_sq_norm";
+    /** The score is x . q plus per-row and per-query terms (the matrix form applies). */
+    linear: boolean;
+    /** One vec4 chunk's contribution, in `x` and `q`. */
+    accumulate: string;
+    /** The score before beta from `acc`, `mem_aux`, `query_aux`. */
+    finish: string;
+  };
+  ent:
+    | { kind: "exp"; math: string; zeroMemory: boolean }
+    | {
+      kind: "threshold";
+      math: string;
+      shift: string;
+      bracket: string;
+      summand: string;
+      target: string;
+      weight: string;
+      normalize: boolean;
+    };
+  /** Halvings of the threshold interval (0 for the exp maps). */
+  bisection: number;
+  post: {
+    math: string;
+    transformsInputs: boolean;
+    needs: ("sq_norm" | "mean_var")[];
+    chunk: string;
+  };
+  mask:
+    | { kind: "none" }
+    | { kind: "topk"; math: string; k: number }
+    | { kind: "random"; math: string; threshold: number; seed: number };
+  /** The counter-based hash of the random mask (src/parts/rng.ts), when the mask needs it. */
+  rngWgsl: string;
+}
+
+/**
+ * Every choice of one blocked execution (the kernel plan's `blocked` part). The WGSL text reads
+ * only the fields marked (text); the others size dispatches and buffers.
+ */
+export interface BlockedPlan {
+  /** fused: one pass over X per step (scores, online max/sum and readout); threePass: scores ->
+   * row normalizer -> readout (any map, any D). */
+  schedule: "fused" | "threePass";
+  /** (text) vec4 chunks of a state: ceil(D / 4). */
+  d4: number;
+  /** (text) rows of X one thread scores per iteration (register blocking along M). */
+  rowBlock: number;
+  /** (text) queries per thread: one or two mat4x4 of states (the fused schedule takes 4). */
+  queriesPerThread: 4 | 8;
+  /** (text) threads per workgroup of the blocked passes (scores, fused, readout). */
+  workgroupSize: number;
+  /** (text) threads per workgroup of the per-query passes (row normalizer, finish, prepare). */
+  rowWorkgroupSize: number;
+  /** (text) the thread's queries live in private memory (else they are read from storage). */
+  queriesPrivate: boolean;
+  /** (text) vec4 chunks of D one readout thread accumulates (D is split into slices of this). */
+  readoutSlice: number;
+  /** Memory rows one invocation covers in one pass (so its loops stay within the budget). */
+  rowsPerSplit: number;
+  /** Halvings one row_bisect dispatch performs (the rest go to further dispatches). */
+  halvingsPerDispatch: number;
+  /** Memory rows per storage buffer (memories past one binding are split across buffers). */
+  rowsPerChunk: number;
+  /** The per-invocation loop budget this plan respects, and its estimate of each pass. */
+  loopBudget: number;
+  iterations: Record<string, number>;
+  /** Where the choices came from. */
+  source: "rule" | "tuned";
+  notes: string[];
+}

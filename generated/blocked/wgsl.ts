@@ -1,0 +1,46 @@
+// Copied by hopc from src/runtime/blocked/wgsl.ts. Do not edit.
+// One WGSL module per (model, plan): every pass of the query-blocked kernels as an entry point.
+// The text reads only the model's part snippets and the plan (d4, rowBlock, workgroup sizes,
+// where the queries live); M, B and the splits arrive as uniforms. Self-contained (./types.ts).
+import type { BlockedParts, BlockedPlan } from "./types.ts";
+import { bindings, constants, header, partFunctions, rowHelpers } from "./wgsl_common.ts";
+import { blockedHelpers, fusedPass, readoutPass, scorePass } from "./wgsl_blocked.ts";
+import {
+  fallbackPass,
+  finishPass,
+  normalizerPasses,
+  preparePasses,
+  selectPass,
+} from "./wgsl_rows.ts";
+
+/** The entry points a plan's module has, in the order one step runs them. */
+export function entryPoints(parts: BlockedParts, plan: BlockedPlan): string[] {
+  const out = ["prepare_queries", "prepare_memories"];
+  if (parts.mask.kind === "random") out.push("choose_fallback");
+  if (plan.schedule === "fused") return [...out, "fused_step", "finish", "fused_weights"];
+  out.push("score_rows");
+  if (parts.mask.kind === "topk") out.push("row_select");
+  out.push("row_init");
+  if (parts.ent.kind === "threshold") out.push("row_bisect");
+  return [...out, "row_weights", "readout_rows", "finish"];
+}
+
+export function assemble(parts: BlockedParts, plan: BlockedPlan): string {
+  return [
+    header(parts, plan),
+    constants(parts, plan),
+    bindings(),
+    partFunctions(parts),
+    rowHelpers(parts),
+    blockedHelpers(parts, plan),
+    preparePasses(parts),
+    fallbackPass(parts),
+    plan.schedule === "fused" ? fusedPass(parts, plan) : [
+      scorePass(parts, plan),
+      selectPass(parts),
+      normalizerPasses(parts),
+      readoutPass(plan),
+    ].join("\n"),
+    finishPass(parts, plan),
+  ].filter((s) => s.length > 0).join("\n");
+}

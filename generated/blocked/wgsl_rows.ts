@@ -1,0 +1,346 @@
+// Copied by hopc from src/runtime/blocked/wgsl_rows.ts. Do not edit.
+// WGSL of the per-query passes (one workgroup of WGR threads per query): preparing queries and
+// memories, the random mask's fallback, top-K selection, the normalizer on a stored score row
+// (candidates, threshold search, weights), and the finish pass that merges the M splits and
+// applies the post-transform. Self-contained (see ./types.ts).
+import type { BlockedParts, BlockedPlan } from "./types.ts";
+
+/** The query of this workgroup (uniform), or return. */
+const WHICH = `  let local = wid.x + wid.y * grid.x;
+  if (local >= shape.nq) { return; }  // uniform: the same for the whole workgroup
+  let q = shape.q0 + local;`;
+
+const ARGS = `@builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>`;
+
+export function preparePasses(parts: BlockedParts): string {
+  const t = parts.post.transformsInputs;
+  const body = (aux: string) =>
+    `  for (var ch = lid; ch < D4; ch = ch + WGR) { o[ch] = queries[q * D4 + ch]; state[ch] = vec4<f32>(0.0); }
+  workgroupBarrier();
+${
+      t
+        ? `  if ((shape.flags & 2u) != 0u) {
+    _ = post_transform(lid);  // inputs are post-transformed like every state (MATH.md 2.2)
+  } else {
+    for (var ch = lid; ch < D4; ch = ch + WGR) { state[ch] = o[ch]; }
+    workgroupBarrier();
+  }`
+        : `  for (var ch = lid; ch < D4; ch = ch + WGR) { state[ch] = o[ch]; }
+  workgroupBarrier();`
+    }
+  for (var ch = lid; ch < D4; ch = ch + WGR) { states[q * D4 + ch] = state[ch]; }
+  let aux = state_aux(lid);
+${aux}`;
+  return `// Queries of this slice: state = ${
+    t ? "post(q) (raw queries) or q" : "q"
+  }, its similarity number, counters reset.
+@compute @workgroup_size(WGR)
+fn prepare_queries(${ARGS}) {
+${WHICH}
+${
+    body(`  if (lid == 0u) {
+    qinfo[q * QINFO + AUX] = aux;
+    qinfo[q * QINFO + DONE] = 0.0;
+    qinfo[q * QINFO + STEPS] = 0.0;
+    qinfo[q * QINFO + FALLBACK] = bitcast<f32>(0xffffffffu);
+  }`)
+  }
+}
+
+// Memory rows at load (queries = raw rows, states = prepared rows, weights = their norms).
+@compute @workgroup_size(WGR)
+fn prepare_memories(${ARGS}) {
+${WHICH}
+${body("  if (lid == 0u) { weights[q] = aux; }")}
+}
+`;
+}
+
+/** Random mask: the kept memory of a query whose hashes keep none (smallest hash, lowest index). */
+export function fallbackPass(parts: BlockedParts): string {
+  if (parts.mask.kind !== "random") return "";
+  return `@compute @workgroup_size(WGR)
+fn choose_fallback(${ARGS}) {
+${WHICH}
+  var kept = 0u;
+  var best = 0xffffffffu;
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    let h = hash3(MASK_SEED, q, i);
+    kept = kept + select(0u, 1u, h < KEEP_BELOW);
+    best = min(best, h);
+  }
+  let total = reduce_sum_u(lid, kept);
+  let smallest = reduce_min_u(lid, best);
+  var first = 0xffffffffu;
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    if (hash3(MASK_SEED, q, i) == smallest) { first = min(first, i); }
+  }
+  let index = reduce_min_u(lid, first);
+  if (lid == 0u && total == 0u) { qinfo[q * QINFO + FALLBACK] = bitcast<f32>(index); }
+}
+`;
+}
+
+/** Top-K by radix select on order-preserving keys: 4 histogram passes of 8 bits, then ties. */
+export function selectPass(parts: BlockedParts): string {
+  if (parts.mask.kind !== "topk") return "";
+  return `var<workgroup> hist: array<atomic<u32>, 256>;
+var<workgroup> pick: vec2<u32>;   // (digit, entries above it)
+
+fn order_key(s: f32) -> u32 {
+  let b = bitcast<u32>(s);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+// Keep the K = ${parts.mask.k} largest scores of the row (ties: lowest index), mask the rest.
+@compute @workgroup_size(WGR)
+fn row_select(${ARGS}) {
+${WHICH}
+  if (query_done(lid, q)) { return; }
+  let base = local * shape.M;
+  let i0 = block_start(lid, shape.M);
+  let i1 = block_end(lid, shape.M);
+  var prefix = 0u;       // the K-th largest key, 8 bits at a time from the top
+  var known = 0u;        // the bits of prefix found so far
+  var need = ${parts.mask.k}u;  // entries still to take at or below the prefix
+  for (var round = 0u; round < 4u; round = round + 1u) {
+    let shift = 24u - 8u * round;
+    for (var b = lid; b < 256u; b = b + WGR) { atomicStore(&hist[b], 0u); }
+    workgroupBarrier();
+    for (var i = i0; i < i1; i = i + 1u) {
+      let key = order_key(scratch[base + i]);
+      if ((key & known) == prefix) { atomicAdd(&hist[(key >> shift) & 255u], 1u); }
+    }
+    workgroupBarrier();
+    if (lid == 0u) {
+      var above = 0u;
+      var digit = 0u;
+      for (var b = 255i; b >= 0i; b = b - 1i) {
+        let c = atomicLoad(&hist[u32(b)]);
+        if (above + c >= need) { digit = u32(b); break; }
+        above = above + c;
+      }
+      pick = vec2<u32>(digit, above);
+    }
+    let chosen = workgroupUniformLoad(&pick);
+    prefix = prefix | (chosen.x << shift);
+    known = known | (255u << shift);
+    need = need - chosen.y;
+  }
+  // Entries equal to the K-th key: the first \`need\` of them by index stay.
+  var equal = 0u;
+  for (var i = i0; i < i1; i = i + 1u) { equal = equal + select(0u, 1u, order_key(scratch[base + i]) == prefix); }
+  var seen = exclusive_scan(lid, equal);
+  for (var i = i0; i < i1; i = i + 1u) {
+    let key = order_key(scratch[base + i]);
+    let tie = key == prefix;
+    if (!(key > prefix || (tie && seen < need))) { scratch[base + i] = MASKED; }
+    seen = seen + select(0u, 1u, tie);
+  }
+}
+`;
+}
+
+/** The normalizer on the stored row: candidates, threshold search, weights. */
+export function normalizerPasses(parts: BlockedParts): string {
+  const ent = parts.ent;
+  const threshold = ent.kind === "threshold";
+  const needsMin = threshold && ent.bracket.includes("x_min");
+  const zero = ent.kind === "exp" && ent.zeroMemory;
+  const candidate = threshold ? "s > MASKED && shifted(s, m) > lo" : "s > MASKED";
+  const xOf = threshold ? "shifted(s, m)" : "s - shift";
+  return `// Candidates: ${
+    threshold
+      ? "entries above the bracket's low end (tau >= lo, so no other entry can get weight)"
+      : "every unmasked entry"
+  }, compacted in index order into the query's candidate list (x, index); the row is cleared to
+// become the weight row.
+@compute @workgroup_size(WGR)
+fn row_init(${ARGS}) {
+${WHICH}
+  if (query_done(lid, q)) { return; }
+  let base = local * shape.M;
+  let cand_x = shape.nq * shape.M + base;
+  let cand_i = 2u * shape.nq * shape.M + base;
+  let i0 = block_start(lid, shape.M);
+  let i1 = block_end(lid, shape.M);
+  var part_max = NO_MAX;
+  var part_count = 0.0;
+  for (var i = i0; i < i1; i = i + 1u) {
+    let s = scratch[base + i];
+    part_max = max(part_max, s);
+    part_count = part_count + select(0.0, 1.0, s > MASKED);
+  }
+  let m = reduce_max(lid, part_max);
+  let n = reduce_sum(lid, part_count);
+${
+    needsMin
+      ? `  var part_min = 0.0;
+  for (var i = i0; i < i1; i = i + 1u) {
+    let s = scratch[base + i];
+    if (s > MASKED) { part_min = min(part_min, shifted(s, m)); }
+  }
+  let x_min = reduce_min(lid, part_min);
+`
+      : ""
+  }  var lo = 0.0;
+  var hi = 0.0;
+  ${threshold ? `{\n    ${ent.bracket}\n  }` : "_ = n;"}
+  let shift = ${zero ? "max(m, 0.0)  /* the no-op memory scores 0 */" : "m"};
+  var mine = 0u;
+  for (var i = i0; i < i1; i = i + 1u) {
+    let s = scratch[base + i];
+    mine = mine + select(0u, 1u, ${candidate});
+  }
+  var j = exclusive_scan(lid, mine);
+  let total = reduce_sum_u(lid, mine);
+  let clear_weights = (shape.flags & 1u) != 0u;
+  for (var i = i0; i < i1; i = i + 1u) {
+    let s = scratch[base + i];
+    if (${candidate}) {
+      scratch[cand_x + j] = ${xOf};
+      scratch[cand_i + j] = bitcast<f32>(i);
+      j = j + 1u;
+    }
+    scratch[base + i] = 0.0;
+    if (clear_weights) { weights[q * shape.M + i] = 0.0; }
+  }
+  if (lid == 0u) {
+    qinfo[q * QINFO + LO] = lo;
+    qinfo[q * QINFO + HI] = hi;
+    qinfo[q * QINFO + SHIFT] = shift;
+    qinfo[q * QINFO + COUNT] = bitcast<f32>(total);
+  }
+}
+${
+    threshold
+      ? `
+// shape.halvings halvings of [lo, hi] over the candidates: f(tau) = sum summand(x, tau) - ${ent.target}
+// decreases in tau (MATH.md 3.4-3.7). Further dispatches continue from the stored bracket.
+@compute @workgroup_size(WGR)
+fn row_bisect(${ARGS}) {
+${WHICH}
+  if (query_done(lid, q)) { return; }
+  let cand_x = shape.nq * shape.M + local * shape.M;
+  let count = bitcast<u32>(qinfo[q * QINFO + COUNT]);
+  var lo = qinfo[q * QINFO + LO];
+  var hi = qinfo[q * QINFO + HI];
+  for (var it = 0u; it < shape.halvings; it = it + 1u) {
+    let tau = 0.5 * (lo + hi);
+    var part_f = 0.0;
+    for (var j = lid; j < count; j = j + WGR) { part_f = part_f + summand(scratch[cand_x + j], tau); }
+    if (reduce_sum(lid, part_f) >= ${ent.target}) { lo = tau; } else { hi = tau; }
+  }
+  if (lid == 0u) {
+    qinfo[q * QINFO + LO] = lo;
+    qinfo[q * QINFO + HI] = hi;
+  }
+}
+`
+      : ""
+  }
+// Weights of the candidates${
+    threshold ? " at tau = lo (where the sum is at least the target: never empty)" : ""
+  }, written into the weight row${threshold && !ent.normalize ? "" : " after normalizing"}.
+@compute @workgroup_size(WGR)
+fn row_weights(${ARGS}) {
+${WHICH}
+  if (query_done(lid, q)) { return; }
+  let base = local * shape.M;
+  let cand_x = shape.nq * shape.M + base;
+  let cand_i = 2u * shape.nq * shape.M + base;
+  let count = bitcast<u32>(qinfo[q * QINFO + COUNT]);
+  ${threshold ? "let tau = qinfo[q * QINFO + LO];" : "let shift = qinfo[q * QINFO + SHIFT];"}
+  var part_w = 0.0;
+  for (var j = lid; j < count; j = j + WGR) {
+    part_w = part_w + ${
+    threshold ? "weight(scratch[cand_x + j], tau)" : "exp(scratch[cand_x + j])"
+  };
+  }
+  let total = reduce_sum(lid, part_w)${zero ? " + exp(-shift)" : ""};
+  let write_weights = (shape.flags & 1u) != 0u;
+  for (var j = lid; j < count; j = j + WGR) {
+    let w = ${threshold ? "weight(scratch[cand_x + j], tau)" : "exp(scratch[cand_x + j])"};
+    let p = ${threshold && !ent.normalize ? "w" : "w / total"};
+    let i = bitcast<u32>(scratch[cand_i + j]);
+    scratch[base + i] = p;
+    if (write_weights) { weights[q * shape.M + i] = p; }
+  }
+}
+`;
+}
+
+/** Merge the M splits of each query, post-transform, stop test; fused weights at the end. */
+export function finishPass(parts: BlockedParts, plan: BlockedPlan): string {
+  const fused = plan.schedule === "fused";
+  const zero = parts.ent.kind === "exp" && parts.ent.zeroMemory;
+  const until = parts.tol !== null;
+  return `// The new state of each query: o = merge of the split partials${
+    fused ? " (rescaled to the common max, as in flash decoding)" : " (their sum)"
+  }, q = post(o).
+@compute @workgroup_size(WGR)
+fn finish(${ARGS}) {
+${WHICH}
+  if (query_done(lid, q)) { return; }
+  for (var ch = lid; ch < D4; ch = ch + WGR) { state[ch] = states[q * D4 + ch]; }
+${
+    fused
+      ? `  var m = NO_MAX;
+  for (var s = 0u; s < shape.splits; s = s + 1u) {
+    m = max(m, partials[(s * shape.nq + local) * (D4 + 1u) + D4].x);
+  }
+${zero ? "  m = max(m, 0.0);  // softmax1: the zero-score no-op memory\n" : ""}  var sum = ${
+        zero ? "exp(-m)" : "0.0"
+      };
+  for (var s = 0u; s < shape.splits; s = s + 1u) {
+    let stats = partials[(s * shape.nq + local) * (D4 + 1u) + D4];
+    sum = sum + exp(stats.x - m) * stats.y;
+  }
+  for (var ch = lid; ch < D4; ch = ch + WGR) {
+    var total = vec4<f32>(0.0);
+    for (var s = 0u; s < shape.splits; s = s + 1u) {
+      let base = (s * shape.nq + local) * (D4 + 1u);
+      total = total + exp(partials[base + D4].x - m) * partials[base + ch];
+    }
+    o[ch] = total / sum;
+  }`
+      : `  for (var ch = lid; ch < D4; ch = ch + WGR) {
+    var total = vec4<f32>(0.0);
+    for (var s = 0u; s < shape.splits; s = s + 1u) { total = total + partials[(s * shape.nq + local) * (D4 + 1u) + ch]; }
+    o[ch] = total;
+  }`
+  }
+  workgroupBarrier();
+  let moved = post_transform(lid);
+  for (var ch = lid; ch < D4; ch = ch + WGR) { states[q * D4 + ch] = state[ch]; }
+  let aux = state_aux(lid);
+  if (lid == 0u) {
+    qinfo[q * QINFO + AUX] = aux;
+    qinfo[q * QINFO + STEPS] = qinfo[q * QINFO + STEPS] + 1.0;
+${
+    fused
+      ? "    qinfo[q * QINFO + LO] = m;     // kept for the weights\n    qinfo[q * QINFO + HI] = sum;\n"
+      : ""
+  }${
+    until ? "    if (sqrt(moved) < TOL) { qinfo[q * QINFO + DONE] = 1.0; }\n" : "    _ = moved;\n"
+  }  }
+}
+${
+    fused
+      ? `
+// The fused pass stored raw scores as weights in each query's last step: p = exp(s - max) / sum.
+@compute @workgroup_size(WGR)
+fn fused_weights(${ARGS}) {
+${WHICH}
+  let m = qinfo[q * QINFO + LO];
+  let sum = qinfo[q * QINFO + HI];
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    let s = weights[q * shape.M + i];
+    weights[q * shape.M + i] = select(exp(s - m) / sum, 0.0, s <= MASKED);
+  }
+}
+`
+      : ""
+  }`;
+}
