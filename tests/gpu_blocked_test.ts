@@ -120,15 +120,16 @@ Deno.test("every blocked plan keeps each pass within the loop budget it declares
         for (const [pass, n] of Object.entries(plan.iterations)) {
           assert.ok(n <= c.budget, `${pass}: ${n} > ${c.budget}`);
         }
-        let nq: number;
+        let nq: number, parallelism: number;
         try {
-          nq = sliceQueries(plan, c.M, c.B, limits);
+          ({ nq, parallelism } = sliceQueries(plan, c.M, c.B, limits));
         } catch (e) {
           assert.match(String(e), /binding/);
           return;
         }
         // The runtime's split layout for a slice: what the dispatches and the finish pass see.
-        let split = splitsFor(plan, c.M, nq);
+        let split = splitsFor(plan, c.M, nq, parallelism);
+        assert.ok(split.total * nq * (plan.d4 + 1) * 16 <= c.binding, "partials fit a binding");
         if (passIterations(parts, plan, split.rowsPerSplit, c.M, split.total).finish > c.budget) {
           split = splitsFor(plan, c.M, nq, 1);
         }

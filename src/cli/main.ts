@@ -23,6 +23,8 @@ import { load } from "../runtime/retriever.ts";
 import { traceOnGpu } from "../runtime/trace.ts";
 import { checkTunable, entryOf, tune, writeTuned } from "../runtime/tune.ts";
 import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
+import { lookupTuned } from "../runtime/plan_cache.ts";
+import { loopBudgetFor } from "../runtime/blocked/plan.ts";
 import { generateKernel } from "../wgsl/kernel.ts";
 import { emitModels, runtimeFiles } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
@@ -184,13 +186,28 @@ async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): 
   const ctx = await acquireDevice({ required: false });
   const limits = ctx?.limits ?? DEFAULT_LIMITS;
   const shape = args.shape ?? { M: 1024, D: 64 };
-  const shown = chosen.map((model) => {
+  const shown = await Promise.all(chosen.map(async (model) => {
     const unsupported = gpuUnsupported(model);
     if (unsupported) return { model: model.name, gpu: null, reason: unsupported };
-    return emit === "plan"
-      ? { ...makePlan(model, shape, limits), adapter: ctx?.info ?? "none (WebGPU default limits)" }
-      : generateKernel(model);
-  });
+    if (emit !== "plan") return generateKernel(model);
+    // A plan `hopc tune` cached for this adapter and shape bucket is the one a run would use.
+    const tuned = ctx ? await lookupTuned(ctx.info, model, shape.M, shape.D, 64) : null;
+    const run = { loopBudget: loopBudgetFor(ctx?.info ?? "llvmpipe"), ...(tuned ?? {}) };
+    let plan;
+    try {
+      plan = makePlan(model, shape, limits, run);
+    } catch (e) {
+      if (!tuned) throw e;
+      plan = makePlan(model, shape, limits, { loopBudget: run.loopBudget }); // tuned plan does not fit
+    }
+    return {
+      ...plan,
+      why: plan.source === "tuned"
+        ? "tuned: the fastest candidate `hopc tune` measured on this adapter for this shape bucket"
+        : "rule: the plan's rules for this shape and the adapter's limits (no tuned plan cached)",
+      adapter: ctx?.info ?? "none (WebGPU default limits)",
+    };
+  }));
   if (emit === "wgsl") {
     io.out(shown.map((k) => typeof k === "string" ? k : `// ${k.model}: ${k.reason}`).join("\n"));
   } else io.out(JSON.stringify(shown.length === 1 ? shown[0] : shown, null, 2));

@@ -322,7 +322,7 @@ export class BlockedRetrieval {
         );
       }
     }
-    const nq = sliceQueries(plan, M, B, limits, this.parallelism);
+    const { nq, parallelism } = sliceQueries(plan, M, B, limits, this.parallelism);
     const slices: { q0: number; nq: number }[] = [];
     for (let q0 = 0; q0 < B; q0 += nq) slices.push({ q0, nq: Math.min(nq, B - q0) });
     const threePass = plan.schedule === "threePass";
@@ -332,7 +332,7 @@ export class BlockedRetrieval {
     const weights = this.#buffer("weights", wantWeights ? B * M * 4 : 16, STORAGE);
     const scratch = this.#buffer("scratch", threePass ? 3 * nq * M * 4 : 16, STORAGE);
     const layouts = slices.map((s) => {
-      let split = splitsFor(plan, M, s.nq, this.parallelism);
+      let split = splitsFor(plan, M, s.nq, parallelism);
       const iterations = passIterations(parts, plan, split.rowsPerSplit, M, split.total);
       if (iterations.finish > plan.loopBudget) split = splitsFor(plan, M, s.nq, 1);
       return split;
