@@ -1,18 +1,34 @@
-// `deno task bench`: hopc's fused retrieval kernel against an unfused WebGPU pipeline (GEMM,
-// normalizer, GEMM per step; src/bench/unfused.ts), onnxruntime-web's WebGPU execution provider
-// (softmax only; src/bench/ort.ts) and the float64 CPU reference (smallest shape only), all on the
-// same adapter in the same process.
+// `deno task bench`: hopc's retrieval kernels against an unfused WebGPU pipeline (GEMM,
+// normalizer, GEMM per step; bench/lib/unfused.ts) and onnxruntime-web's WebGPU execution provider
+// (softmax only; bench/lib/ort.ts), all on the same adapter in the same process, every hopc cell
+// checked against the float64 reference.
 //
 //   deno run -A bench/main.ts [--quick] [--full] [--only softmax,sparsemax] [--out PATH]
-//                             [--min-time SECONDS] [--gemm auto|shared|register] [--beta B]
+//                             [--min-time SECONDS] [--budget SECONDS] [--gemm auto|shared|register]
+//                             [--beta B] [--shapes MxDxB,...] [--steps 1,8] [--load-mib N]
 //                             [--no-ort] [--no-reference]
 //
-// Each cell (normalizer, M, D, B, steps) times every path the same way: one warm-up call, then
-// calls until at least 3 were timed and about --min-time seconds (default 2) went by; the median
-// is reported. GFLOP/s counts the two GEMMs only: 4·M·D·B·steps. Results go to a table on stdout
-// and to bench/results/<adapter-slug>-<date>.json (or --out).
+// Maps: softmax, 1.5-entmax, sparsemax, 2-normmax and top-k softmax (mask topk(k = 32)); shapes
+// (M, D, B) = (1024, 64, 64), (4096, 256, 64), (16384, 256, 256) and (65536, 256, 1); 1 and 8
+// steps. Each cell (map, M, D, B, steps) loads every path, calls each once (warm-up), then times
+// them ALTERNATELY: rounds that call every path once, round-robin, until at least 3 rounds were
+// timed and about --min-time seconds (default 2) went by; each path's median is reported.
+// GFLOP/s counts the two GEMMs only: 4·M·D·B·steps (top-k too). Before the cells, the adapter's
+// load rate (f32 loads/s) is measured by summing a 64 MiB storage buffer (bench/lib/loadrate.ts):
+// for B = 1, M·D / rate is the time one read of X takes, the floor of one step.
+//
+// Ratios: hopc vs unfused and vs ORT (the other path's ms / hopc's ms: > 1, hopc is faster); a
+// map's hopc time / softmax's at the same shape and steps; n-step time / 1-step time; for B = 1,
+// hopc's time / (steps · one read of X). Each hopc cell is checked on its first 2 queries against
+// the float64 reference (relative to the largest entry); above 1e-3 the cell is FAILED.
+//
+// Results go to a markdown table on stdout and to bench/results/<adapter-slug>-<date>.json (or
+// --out). On a CPU adapter the run keeps to a budget (default 1440 s): cells predicted to overrun
+// it drop the unfused and ORT paths, then are skipped, with a note (hopc's 1-step cell at
+// (16384, 256, 256) always runs); the unfused and ORT paths of the (16384, 256, 256) multi-step
+// cells are skipped when predicted to take over a minute each, unless --full.
 import { acquireDevice } from "../src/runtime/device.ts";
-import { load } from "../src/runtime/retriever.ts";
+import { load, type Retriever } from "../src/runtime/retriever.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
 import type { Mat } from "../src/parts/types.ts";
 import {
@@ -21,15 +37,19 @@ import {
   type BenchNormalizer,
   type GemmVariant,
   loadUnfused,
-} from "../src/bench/unfused.ts";
-import { createOrtRetrieval, loadOrt, OrtUnavailable } from "../src/bench/ort.ts";
+  type UnfusedRetriever,
+  unfusedUnsupported,
+} from "./lib/unfused.ts";
+import { createOrtRetrieval, loadOrt, type OrtRetrieval, OrtUnavailable } from "./lib/ort.ts";
+import { type LoadRate, measureLoadRate } from "./lib/loadrate.ts";
 import {
   dateStamp,
   gaussianRng,
+  type InterleavedPath,
   isCpuAdapter,
   relativeError,
   slug,
-  timeCalls as timeCallsOf,
+  timeInterleaved,
   type Timing as CallTiming,
 } from "./lib/common.ts";
 
@@ -48,27 +68,32 @@ interface Options {
   beta: number;
   ort: boolean;
   reference: boolean;
-  /** Seconds the run may take; cells predicted to overrun it are skipped (CPU adapters). */
+  /** Seconds the run may take; cells predicted to overrun it are cut down or skipped. */
   budget: number;
-  /** Shapes to run (default: all three; --quick: the smallest). */
+  /** Shapes to run (default: all four; --quick: two small ones). */
   shapes?: Shape[];
   steps: number[];
+  /** MiB the load-rate kernel sums. */
+  loadMib: number;
 }
 
 const USAGE = `usage: deno run -A bench/main.ts [options]
-  --quick              only the smallest shape (M, D, B) = (1024, 64, 64), for smoke tests
-  --full               also run (16384, 256, 256) x 8 steps on a CPU adapter (skipped by default)
-  --only LIST          normalizers, comma-separated: ${Object.keys(BENCH_NORMALIZERS).join(",")}
+  --quick              two small shapes, (1024, 64, 64) and (8192, 64, 1), for smoke tests
+  --full               on a CPU adapter, also run the unfused and ORT paths of the
+                       (16384, 256, 256) multi-step cells, and no budget
+  --only LIST          maps, comma-separated: ${Object.keys(BENCH_NORMALIZERS).join(",")}
   --out PATH           where to write the JSON (default bench/results/<adapter>-<date>.json)
-  --min-time S         seconds of timed calls per path and cell, after >= 3 calls (default 2)
+  --min-time S         seconds of timed rounds per cell (each round calls every path once), after
+                       >= 3 rounds (default 2)
   --gemm V             unfused GEMM kernel: auto (time both per shape), shared, register
   --beta B             inverse temperature of every model (default 8)
   --shapes LIST        shapes to run instead, as MxDxB, comma-separated (e.g. 16384x256x256)
   --steps LIST         step counts to run (default 1,8)
-  --budget S           skip cells predicted to end the run after S seconds (default 540 on a
-                       CPU adapter, none on a GPU or with --full)
+  --budget S           cut down or skip cells predicted to end the run after S seconds (default
+                       1440 on a CPU adapter, none on a GPU or with --full)
+  --load-mib N         MiB the load-rate kernel sums (default 64)
   --no-ort             skip onnxruntime-web
-  --no-reference       skip the float64 CPU reference`;
+  --no-reference       skip the float64 checks`;
 
 function parseArgs(args: string[]): Options {
   const o: Options = {
@@ -80,8 +105,9 @@ function parseArgs(args: string[]): Options {
     beta: 8,
     ort: true,
     reference: true,
-    budget: NaN, // decided in main: 540 s on a CPU adapter, unlimited otherwise or with --full
+    budget: NaN, // decided in main: 1440 s on a CPU adapter, unlimited otherwise or with --full
     steps: [1, 8],
+    loadMib: 64,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -103,7 +129,7 @@ function parseArgs(args: string[]): Options {
       case "--only": {
         const names = value().split(",").map((s) => s.trim()).filter((s) => s);
         for (const n of names) {
-          if (!(n in BENCH_NORMALIZERS)) fail(`unknown normalizer ${n}`);
+          if (!(n in BENCH_NORMALIZERS)) fail(`unknown map ${n}`);
         }
         o.only = names as BenchNormalizer[];
         break;
@@ -139,6 +165,10 @@ function parseArgs(args: string[]): Options {
       case "--budget":
         o.budget = Number(value());
         if (!(o.budget > 0)) fail("--budget wants a number of seconds");
+        break;
+      case "--load-mib":
+        o.loadMib = Number(value());
+        if (!(o.loadMib > 0)) fail("--load-mib wants a positive number");
         break;
       case "--no-ort":
         o.ort = false;
@@ -180,38 +210,9 @@ function makeData(M: number, D: number, B: number): { X: Mat; Q: Mat } {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Timing
+// Cells
 
-interface Timing extends CallTiming {
-  gflops: number;
-}
-
-interface PathResult {
-  timing?: Timing;
-  /** Max |a - b| / max |b| of the final states against the reference or the unfused path. */
-  agreement?: { against: string; relErr: number };
-  error?: string;
-  note?: string;
-}
-
-/** The shared timing of bench/lib/common.ts, with GFLOP/s at `flop` per call. */
-async function timeCalls(
-  fn: () => Promise<unknown>,
-  flop: number,
-  minTime: number,
-): Promise<Timing> {
-  const { timing } = await timeCallsOf(fn, minTime);
-  return { ...timing, gflops: flop / (timing.ms * 1e6) };
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The run
-
-interface Shape {
+export interface Shape {
   M: number;
   D: number;
   B: number;
@@ -221,27 +222,115 @@ const SHAPES: Shape[] = [
   { M: 1024, D: 64, B: 64 },
   { M: 4096, D: 256, B: 64 },
   { M: 16384, D: 256, B: 256 },
+  { M: 65536, D: 256, B: 1 },
 ];
-/** Relative state difference above which a path is flagged as disagreeing. */
-const AGREEMENT_TOL = 1e-3;
+const QUICK_SHAPES: Shape[] = [{ M: 1024, D: 64, B: 64 }, { M: 8192, D: 64, B: 1 }];
+/** The shape whose multi-step unfused and ORT cells are skipped on a CPU adapter (--full runs). */
+const LARGE: Shape = { M: 16384, D: 256, B: 256 };
+/** hopc's 1-step cells at this shape run whatever the budget says. */
+const MUST_RUN: Shape = LARGE;
+/** Predicted seconds above which a peer path of a LARGE multi-step cell is skipped (CPU). */
+const PEER_LIMIT_S = 60;
+/** Default budget of a run on a CPU adapter, seconds. */
+const CPU_BUDGET_S = 1440;
+/** Queries of each cell checked against the float64 reference. */
+const CHECK_QUERIES = 2;
+/** Relative state error (vs the largest entry) above which a cell FAILED. */
+export const CHECK_TOL = 1e-3;
 
-interface Cell extends Shape {
+export type PathName = "hopc" | "unfused" | "ort";
+const PATHS: PathName[] = ["hopc", "unfused", "ort"];
+
+export interface Timing extends CallTiming {
+  gflops: number;
+}
+
+export interface Check {
+  against: string;
+  queries: number;
+  /** max |a - b| / max |b| over the checked queries' final states. */
+  relErr: number;
+  tol: number;
+  ok: boolean;
+}
+
+export interface PathResult {
+  timing?: Timing;
+  check?: Check;
+  error?: string;
+  /** Why the path did not run here ("not applicable", a budget or size note). */
+  skipped?: string;
+  note?: string;
+}
+
+export interface PlanInfo {
+  kernel: string;
+  source: string;
+  schedule?: string;
+  queriesPerThread?: number;
+  rowBlock?: number;
+  workgroupSize?: number;
+  rowsPerSplit?: number;
+}
+
+export interface Cell extends Shape {
   normalizer: BenchNormalizer;
+  /** The model's map, as hopc source. */
+  map: string;
   steps: number;
   flop: number;
-  fused: PathResult;
+  /** ok: hopc agrees with the reference; FAILED: it does not; error / skipped: hopc did not run. */
+  status: "ok" | "FAILED" | "error" | "unchecked" | "skipped";
+  hopc: PathResult & { plan?: PlanInfo };
   unfused: PathResult & { gemm?: GemmVariant };
-  ort?: PathResult;
-  reference?: PathResult;
-  /** Mean number of non-zero weights per query in the last step (hopc fused, weights read back). */
+  ort: PathResult;
+  /** The float64 reference on the checked queries (ms of one call). */
+  reference?: { ms?: number; queries: number; error?: string };
+  /** Timed rounds (each path called once per round). */
+  rounds?: number;
+  /** Mean number of non-zero weights per query in the last step (hopc, weights read back). */
   support?: number;
-  /** unfused ms / fused ms: above 1, the fused kernel is faster. */
-  speedupVsUnfused?: number;
-  /** ORT ms / fused ms: above 1, the fused kernel is faster. */
-  speedupVsOrt?: number;
+  ratios: {
+    /** unfused ms / hopc ms: above 1, hopc is faster. */
+    hopcVsUnfused?: number;
+    /** ORT ms / hopc ms: above 1, hopc is faster. */
+    hopcVsOrt?: number;
+    /** This map's ms / softmax's ms at the same shape and steps, per path. */
+    overSoftmax?: Partial<Record<PathName, number>>;
+    /** This cell's ms / the same map's 1-step ms at the same shape, per path. */
+    overOneStep?: Partial<Record<PathName, number>>;
+    /** (B = 1) ms / the time of one read of X at the measured load rate, per path. */
+    overXRead?: Partial<Record<PathName, number>>;
+    /** (B = 1) ms / (steps x that time), per path: 1 is reading X once per step. */
+    overXReads?: Partial<Record<PathName, number>>;
+  };
 }
 
 const log = (s: string) => console.error(s);
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+const sameShape = (a: Shape, b: Shape) => a.M === b.M && a.D === b.D && a.B === b.B;
+
+function planInfo(r: Retriever): PlanInfo {
+  const b = r.blockedPlan;
+  return b
+    ? {
+      kernel: r.plan.kernel,
+      source: b.source,
+      schedule: b.schedule,
+      queriesPerThread: b.queriesPerThread,
+      rowBlock: b.rowBlock,
+      workgroupSize: b.workgroupSize,
+      rowsPerSplit: b.rowsPerSplit,
+    }
+    : { kernel: r.plan.kernel, source: r.plan.source };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
 
 async function main(): Promise<void> {
   const opts = parseArgs(Deno.args);
@@ -263,16 +352,38 @@ async function main(): Promise<void> {
     );
   }
 
-  const shapes = opts.shapes ?? (opts.quick ? SHAPES.slice(0, 1) : SHAPES);
-  if (Number.isNaN(opts.budget)) opts.budget = cpuAdapter && !opts.full ? 540 : Infinity;
+  const shapes = opts.shapes ?? (opts.quick ? QUICK_SHAPES : SHAPES);
+  if (Number.isNaN(opts.budget)) opts.budget = cpuAdapter && !opts.full ? CPU_BUDGET_S : Infinity;
   const notes: string[] = [];
+  const note = (s: string) => {
+    notes.push(s);
+    log(`bench: note: ${s}`);
+  };
   const skipped: {
     shape: Shape;
     steps: number;
-    normalizer?: string;
+    normalizer: string;
+    paths: PathName[];
     reason: string;
     predictedSeconds?: number;
   }[] = [];
+
+  // The adapter's load rate, for the B = 1 floor.
+  let loadRate: LoadRate | undefined;
+  try {
+    loadRate = await measureLoadRate(ctx, { bytes: opts.loadMib * 2 ** 20 });
+    log(
+      `bench: [${elapsed()}] load rate ${loadRate.loadsPerSecond.toExponential(3)} f32 loads/s (${
+        (loadRate.bytesPerSecond / 1e9).toFixed(2)
+      } GB/s, ${(loadRate.bytes / 2 ** 20).toFixed(0)} MiB, ${loadRate.block} vec4 per invocation${
+        loadRate.checked ? "" : "; SUMS WRONG"
+      })`,
+    );
+    if (!loadRate.checked) note("the load-rate kernel's sums did not match the host's");
+  } catch (e) {
+    note(`load rate not measured: ${errorText(e)}`);
+  }
+  const xReadMs = (s: Shape) => loadRate ? (s.M * s.D) / loadRate.loadsPerSecond * 1000 : undefined;
 
   // onnxruntime-web: load once; its failure is reported, not fatal.
   let ortStatus: { available: boolean; version?: string; sharedDevice?: boolean; error?: string } =
@@ -293,31 +404,79 @@ async function main(): Promise<void> {
     { chosen: GemmVariant; ms?: Record<GemmVariant, number>; reusedFrom?: string }
   >();
   let lastGemm: GemmVariant | undefined;
-  // Measured GFLOP/s of each path and normalizer (the latest cell), to predict the next cells.
+  // Measured GFLOP/s of each path, map and batch class (B = 1 or not; the latest cell), to predict
+  // the next cells' cost.
   const rates = new Map<string, number>();
-  const predictMs = (path: string, normalizer: string, flop: number): number | undefined => {
-    let rate = rates.get(`${path}:${normalizer}`);
-    if (rate === undefined) {
-      const others = [...rates].filter(([k]) => k.startsWith(`${path}:`)).map(([, v]) => v);
-      if (others.length > 0) rate = Math.min(...others);
-    }
+  const klass = (B: number) => (B === 1 ? "single" : "batch");
+  const slowest = (keep: (key: string) => boolean) => {
+    const vs = [...rates].filter(([k]) => keep(k)).map(([, v]) => v);
+    return vs.length > 0 ? Math.min(...vs) : undefined;
+  };
+  const predictMs = (path: PathName, normalizer: string, B: number, flop: number) => {
+    // This map and class, else the slowest map of the class, else the path's slowest cell.
+    const rate = rates.get(`${path}:${normalizer}:${klass(B)}`) ??
+      slowest((k) => k.startsWith(`${path}:`) && k.endsWith(`:${klass(B)}`)) ??
+      slowest((k) => k.startsWith(`${path}:`));
     return rate === undefined ? undefined : flop / (rate * 1e6);
   };
+  /** Seconds a cell takes with these paths' predicted call times (ms), warm-ups and timed rounds. */
+  const cellCost = (callMs: number[], hopcMs: number) => {
+    const sum = callMs.reduce((a, b) => a + b, 0);
+    return (2 * sum + Math.max(3 * sum, opts.minTime * 1000) + hopcMs) / 1000;
+  };
 
-  for (const shape of shapes) {
+  // Per shape: the data and the unfused GEMM choice, made when the shape's first cell runs and
+  // dropped after its last.
+  interface ShapeState {
+    X: Mat;
+    Q: Mat;
+    X32: Float32Array;
+    Q32: Float32Array;
+    nCheck: number;
+    Qcheck: Mat;
+    gemm?: GemmVariant;
+    /** Cells of this shape still to run. */
+    left: number;
+  }
+  const shapeStates = new Map<string, ShapeState>();
+  const keyOf = (s: Shape) => `${s.M}x${s.D}x${s.B}`;
+  // The cells in table order, run in that order except the multi-step cells at LARGE, which run
+  // last: a budget that runs short then cuts the costliest cells, not the B = 1 ones.
+  const specs = shapes.flatMap((shape) =>
+    opts.steps.flatMap((steps) => opts.only.map((normalizer) => ({ shape, steps, normalizer })))
+  );
+  const heavy = (x: (typeof specs)[number]) => sameShape(x.shape, LARGE) && x.steps > 1;
+  const order = [...specs.filter((x) => !heavy(x)), ...specs.filter(heavy)];
+  const tableIndex = new Map<Cell, number>();
+
+  for (const item of order) {
+    const { shape, steps, normalizer } = item;
     const { M, D, B } = shape;
-    const { X, Q } = makeData(M, D, B);
-    const X32 = Float32Array.from(X.data);
-    const Q32 = Float32Array.from(Q.data);
-    const shapeKey = `${M}x${D}x${B}`;
+    const shapeKey = keyOf(shape);
+    let st = shapeStates.get(shapeKey);
+    if (!st) {
+      const { X, Q } = makeData(M, D, B);
+      const nCheck = Math.min(CHECK_QUERIES, B);
+      st = {
+        X,
+        Q,
+        X32: Float32Array.from(X.data),
+        Q32: Float32Array.from(Q.data),
+        nCheck,
+        Qcheck: { rows: nCheck, cols: D, data: Q.data.slice(0, nCheck * D) },
+        gemm: opts.gemm === "auto" ? undefined : opts.gemm,
+        left: order.filter((x) => keyOf(x.shape) === shapeKey).length,
+      };
+      shapeStates.set(shapeKey, st);
+    }
+    if (--st.left === 0) shapeStates.delete(shapeKey);
+    const { X, Q, X32, Q32, nCheck, Qcheck } = st;
 
     // The unfused GEMM kernel for this shape: the faster of the two on one 1-step softmax call
-    // (after a warm-up), tuned when the shape's first cell runs. Where that call would take
-    // seconds, the previous shape's choice is kept.
-    let gemm: GemmVariant | undefined = opts.gemm === "auto" ? undefined : opts.gemm;
+    // (after a warm-up), tuned when the shape's first unfused cell runs. Where that call would
+    // take seconds, the previous shape's choice is kept.
     const tuneGemm = async (): Promise<GemmVariant> => {
-      const flop1 = 4 * M * D * B;
-      const guess = predictMs("unfused", "softmax", flop1);
+      const guess = predictMs("unfused", "softmax", B, 4 * M * D * B);
       if (lastGemm && guess !== undefined && guess > 3000) {
         gemmChoice.set(shapeKey, { chosen: lastGemm, reusedFrom: "previous shape" });
         return lastGemm;
@@ -344,201 +503,281 @@ async function main(): Promise<void> {
       return chosen;
     };
 
-    for (const steps of opts.steps) {
-      if (cpuAdapter && !opts.full && M === 16384 && steps === 8) {
-        const reason = "(16384, 256, 256) x 8 steps is skipped on a CPU adapter (minutes per " +
-          "call); pass --full to run it";
-        skipped.push({ shape, steps, reason });
-        notes.push(reason);
-        log(`bench: note: ${reason}`);
+    const model = benchModel(normalizer, opts.beta, steps);
+    const flop = 4 * M * D * B * steps;
+    const spec: { entropy: string; mask?: string } = BENCH_NORMALIZERS[normalizer];
+    const cell: Cell = {
+      normalizer,
+      map: `entropy ${spec.entropy}${spec.mask ? `; mask ${spec.mask}` : ""}`,
+      ...shape,
+      steps,
+      flop,
+      status: "error",
+      hopc: {},
+      unfused: {},
+      ort: {},
+      ratios: {},
+    };
+    const cellName = `${normalizer} (${M}, ${D}, ${B}) x ${stepsText(steps)}`;
+
+    // Which paths run: the peers where they apply, then the LARGE rule and the budget.
+    const active = new Set<PathName>(["hopc"]);
+    const why = unfusedUnsupported(model);
+    if (why) cell.unfused.skipped = `not applicable: ${why}`;
+    else active.add("unfused");
+    if (normalizer !== "softmax") cell.ort.skipped = "not applicable (softmax only)";
+    else if (!opts.ort) cell.ort.skipped = "--no-ort";
+    else if (!ortStatus.available) cell.ort.error = ortStatus.error;
+    else active.add("ort");
+    const predicted = new Map<PathName, number | undefined>(
+      PATHS.map((p) => [p, predictMs(p, normalizer, B, flop)]),
+    );
+    const skip = (paths: PathName[], reason: string, predictedSeconds?: number) => {
+      for (const p of paths) {
+        active.delete(p);
+        cell[p].skipped = reason;
+      }
+      skipped.push({ shape, steps, normalizer, paths, reason, predictedSeconds });
+      note(`${cellName}: ${paths.join(", ")} skipped: ${reason}`);
+    };
+    if (cpuAdapter && !opts.full && sameShape(shape, LARGE) && steps > 1) {
+      for (const p of ["unfused", "ort"] as const) {
+        if (!active.has(p)) continue;
+        const c = predicted.get(p);
+        const seconds = c === undefined ? undefined : (5 * c) / 1000;
+        if (seconds === undefined || seconds > PEER_LIMIT_S) {
+          skip(
+            [p],
+            `${
+              seconds === undefined ? "no prediction" : `about ${seconds.toFixed(0)} s predicted`
+            } on a CPU adapter (over ${PEER_LIMIT_S} s); pass --full to run it`,
+            seconds,
+          );
+        }
+      }
+    }
+    const known = [...active].every((p) => predicted.get(p) !== undefined);
+    if (Number.isFinite(opts.budget) && known) {
+      const ms = (ps: PathName[]) => ps.map((p) => predicted.get(p)!);
+      const spent = (performance.now() - t0) / 1000;
+      const left = Math.max(0, opts.budget - spent);
+      const all = cellCost(ms([...active]), predicted.get("hopc")!);
+      const alone = cellCost(ms(["hopc"]), predicted.get("hopc")!);
+      const budgetNote = (cost: number) =>
+        `about ${cost.toFixed(0)} s predicted, ${left.toFixed(0)} s of the ${opts.budget} s ` +
+        `budget left (--budget S or --full to run it)`;
+      if (all > left && active.size > 1) {
+        const peers = [...active].filter((p) => p !== "hopc");
+        skip(peers, budgetNote(all), all);
+      }
+      const mustRun = sameShape(shape, MUST_RUN) && steps === 1;
+      if (alone > left && !mustRun) {
+        skip(["hopc"], budgetNote(alone), alone);
+        cell.status = "skipped";
+        tableIndex.set(cell, specs.indexOf(item));
+        cells.push(cell); // a row that says why
         continue;
       }
-      for (const normalizer of opts.only) {
-        const model = benchModel(normalizer, opts.beta, steps);
-        const flop = 4 * M * D * B * steps;
-        // Within the time budget? Predicted from the rates measured on the smaller cells.
-        const paths = [
-          "fused",
-          "unfused",
-          ...(normalizer === "softmax" && ortStatus.available ? ["ort"] : []),
-        ];
-        const callMs = paths.map((p) => predictMs(p, normalizer, flop));
-        if (Number.isFinite(opts.budget) && callMs.every((c) => c !== undefined)) {
-          // warm-up + >= 3 timed calls (or min-time) + fused's one weights call, per path
-          const cost = callMs.reduce(
-            (sum, c) => sum! + 2 * c! + Math.max(3 * c!, opts.minTime * 1000 + c!),
-            0,
-          )! / 1000;
-          const spent = (performance.now() - t0) / 1000;
-          if (spent + cost > opts.budget) {
-            const reason = `${normalizer} (${M}, ${D}, ${B}) x ${steps} steps skipped: about ${
-              cost.toFixed(0)
-            } s predicted, ${
-              Math.max(0, opts.budget - spent).toFixed(0)
-            } s of the ${opts.budget} s budget left (--budget S or --full to run it)`;
-            skipped.push({ shape, steps, normalizer, reason, predictedSeconds: cost });
-            notes.push(reason);
-            log(`bench: note: ${reason}`);
-            continue;
-          }
-        }
-        if (gemm === undefined) lastGemm = gemm = await tuneGemm();
-        const cell: Cell = { normalizer, ...shape, steps, flop, fused: {}, unfused: { gemm } };
-        log(`bench: [${elapsed()}] ${normalizer} M=${M} D=${D} B=${B} steps=${steps}`);
+    }
+    if (active.has("unfused") && st.gemm === undefined) lastGemm = st.gemm = await tuneGemm();
+    if (active.has("unfused")) cell.unfused.gemm = st.gemm;
+    log(`bench: [${elapsed()}] ${cellName}: ${[...active].join(", ")}`);
 
-        // CPU float64 reference (smallest shape only): also the yardstick for agreement.
-        let refStates: Float64Array | undefined;
-        if (opts.reference && M * D * B <= 1024 * 64 * 64) {
-          try {
-            let out: ReturnType<typeof retrieveReference> | undefined;
-            const timing = await timeCalls(
-              () => Promise.resolve(out = retrieveReference(model, X, Q)),
-              flop,
-              opts.minTime,
-            );
-            refStates = out!.states.data;
-            cell.reference = { timing };
-          } catch (e) {
-            cell.reference = { error: errorText(e) };
-          }
-        }
-
-        // Unfused pipeline.
-        let unfusedStates: Float32Array | undefined;
-        try {
-          const u = await loadUnfused(model, X, ctx, { gemm });
-          try {
-            const timing = await timeCalls(
-              async () => unfusedStates = (await u.retrieve(Q)).states,
-              flop,
-              opts.minTime,
-            );
-            cell.unfused = { gemm, timing };
-          } finally {
-            u.destroy();
-          }
-        } catch (e) {
-          cell.unfused = { gemm, error: errorText(e) };
-        }
-        const yardstick = refStates
-          ? { name: "reference", states: refStates }
-          : unfusedStates
-          ? { name: "unfused", states: unfusedStates }
-          : undefined;
-        if (refStates && unfusedStates && cell.unfused.timing) {
-          cell.unfused.agreement = {
-            against: "reference",
-            relErr: relativeError(unfusedStates, refStates),
-          };
-        }
-
-        // hopc fused.
-        try {
-          const r = await load(model, X, ctx);
-          try {
-            let states: Float32Array | undefined;
-            const timing = await timeCalls(
-              async () => states = (await r.retrieve(Q)).states,
-              flop,
-              opts.minTime,
-            );
-            cell.fused = { timing };
-            if (yardstick && states) {
-              cell.fused.agreement = {
-                against: yardstick.name,
-                relErr: relativeError(states, yardstick.states),
-              };
-            }
-            // Support of the final weights (one more call, not timed).
-            const w = (await r.retrieve(Q, { weights: true })).weights;
-            if (w) {
-              let nz = 0;
-              for (let i = 0; i < w.length; i++) if (w[i] !== 0) nz++;
-              cell.support = nz / B;
-            }
-          } finally {
-            r.destroy();
-          }
-        } catch (e) {
-          cell.fused = { error: errorText(e) };
-        }
-
-        // onnxruntime-web, WebGPU EP (softmax only): the steps chained in one graph.
-        if (normalizer === "softmax" && opts.ort) {
-          if (!ortStatus.available) {
-            cell.ort = { error: ortStatus.error };
-          } else {
-            try {
-              const s = await createOrtRetrieval(
-                { X: X32, M, D, B, beta: opts.beta, steps },
-                ctx.device,
-              );
-              ortStatus.sharedDevice = s.sharedDevice;
-              try {
-                let states: Float32Array | undefined;
-                const timing = await timeCalls(
-                  async () => states = await s.run(Q32),
-                  flop,
-                  opts.minTime,
-                );
-                cell.ort = { timing, note: "steps chained in one ONNX graph, one session.run" };
-                if (yardstick && states) {
-                  cell.ort.agreement = {
-                    against: yardstick.name,
-                    relErr: relativeError(states, yardstick.states),
-                  };
-                }
-              } finally {
-                await s.release();
-              }
-            } catch (e) {
-              cell.ort = { error: errorText(e) };
-              if (e instanceof OrtUnavailable) {
-                ortStatus = { available: false, error: errorText(e) };
-              }
-            }
-          }
-        }
-
-        for (
-          const [path, p] of [["fused", cell.fused], ["unfused", cell.unfused], ["ort", cell.ort]]
-        ) {
-          const t = (p as PathResult | undefined)?.timing;
-          if (t) rates.set(`${path}:${normalizer}`, t.gflops);
-        }
-        const f = cell.fused.timing?.ms, u = cell.unfused.timing?.ms, o = cell.ort?.timing?.ms;
-        if (f && u) cell.speedupVsUnfused = u / f;
-        if (f && o) cell.speedupVsOrt = o / f;
-        for (
-          const [name, p] of [["fused", cell.fused], ["unfused", cell.unfused], [
-            "ort",
-            cell.ort,
-          ]] as const
-        ) {
-          if (p?.error) log(`bench:   ${name} failed: ${p.error}`);
-          if (p?.agreement && !(p.agreement.relErr <= AGREEMENT_TOL)) {
-            log(
-              `bench:   WARNING ${name} differs from ${p.agreement.against}: relative ${
-                p.agreement.relErr.toExponential(2)
-              }`,
-            );
-          }
-        }
-        log(`bench:   ${cellLine(cell)}`);
-        cells.push(cell);
+    // The float64 reference on the first queries: the yardstick of every path.
+    let refStates: Float64Array | undefined;
+    if (opts.reference) {
+      try {
+        const t = performance.now();
+        refStates = retrieveReference(model, X, Qcheck).states.data;
+        cell.reference = { ms: performance.now() - t, queries: nCheck };
+      } catch (e) {
+        cell.reference = { queries: nCheck, error: errorText(e) };
       }
+    }
+    const check = (states: Float32Array): Check | undefined => {
+      if (!refStates) return undefined;
+      const relErr = relativeError(states, refStates, nCheck * D);
+      return {
+        against: "float64 reference",
+        queries: nCheck,
+        relErr,
+        tol: CHECK_TOL,
+        ok: relErr <= CHECK_TOL,
+      };
+    };
+
+    // Load every active path, then time them alternately.
+    let r: Retriever | undefined;
+    let u: UnfusedRetriever | undefined;
+    let s: OrtRetrieval | undefined;
+    try {
+      const timed: InterleavedPath[] = [];
+      if (active.has("hopc")) {
+        try {
+          r = await load(model, X, ctx);
+          cell.hopc.plan = planInfo(r);
+          const rr = r;
+          timed.push({ name: "hopc", fn: async () => (await rr.retrieve(Q)).states });
+        } catch (e) {
+          cell.hopc.error = errorText(e);
+        }
+      }
+      if (active.has("unfused")) {
+        try {
+          u = await loadUnfused(model, X, ctx, { gemm: st.gemm });
+          const uu = u;
+          timed.push({ name: "unfused", fn: async () => (await uu.retrieve(Q)).states });
+        } catch (e) {
+          cell.unfused.error = errorText(e);
+        }
+      }
+      if (active.has("ort")) {
+        try {
+          s = await createOrtRetrieval({ X: X32, M, D, B, beta: opts.beta, steps }, ctx.device);
+          ortStatus.sharedDevice = s.sharedDevice;
+          cell.ort.note = "steps chained in one ONNX graph, one session.run";
+          const ss = s;
+          timed.push({ name: "ort", fn: () => ss.run(Q32) });
+        } catch (e) {
+          cell.ort.error = errorText(e);
+          if (e instanceof OrtUnavailable) {
+            ortStatus = { available: false, error: errorText(e) };
+          }
+        }
+      }
+      const { results, rounds } = await timeInterleaved(timed, opts.minTime);
+      cell.rounds = rounds;
+      for (const [name, res] of results) {
+        const p = cell[name as PathName];
+        if (res.error !== undefined) p.error = errorText(res.error);
+        if (res.timing) p.timing = { ...res.timing, gflops: flop / (res.timing.ms * 1e6) };
+        if (res.first instanceof Float32Array) p.check = check(res.first);
+      }
+      // Support of hopc's final weights (one more call, not timed).
+      if (r && cell.hopc.timing) {
+        try {
+          const w = (await r.retrieve(Q, { weights: true })).weights;
+          if (w) {
+            let nz = 0;
+            for (let i = 0; i < w.length; i++) if (w[i] !== 0) nz++;
+            cell.support = nz / B;
+          }
+        } catch (e) {
+          log(`bench:   hopc weights call failed: ${errorText(e)}`);
+        }
+      }
+    } finally {
+      r?.destroy();
+      u?.destroy();
+      if (s) await s.release();
+    }
+
+    cell.status = cell.hopc.timing
+      ? !cell.hopc.check ? "unchecked" : cell.hopc.check.ok ? "ok" : "FAILED"
+      : "error";
+    for (const p of PATHS) {
+      const t = cell[p].timing;
+      if (t) rates.set(`${p}:${normalizer}:${klass(B)}`, t.gflops);
+      if (cell[p].error) log(`bench:   ${p} failed: ${cell[p].error}`);
+      const c = cell[p].check;
+      if (c && !c.ok) {
+        log(
+          `bench:   ${p === "hopc" ? "FAILED" : "WARNING"} ${p} differs from the ` +
+            `reference: relative ${c.relErr.toExponential(2)}`,
+        );
+        if (p !== "hopc") {
+          note(`${cellName}: ${p} differs from the reference (${c.relErr.toExponential(2)})`);
+        }
+      }
+    }
+    log(`bench:   ${cellLine(cell)}`);
+    tableIndex.set(cell, specs.indexOf(item));
+    cells.push(cell);
+  }
+  cells.sort((a, b) => tableIndex.get(a)! - tableIndex.get(b)!);
+
+  // Ratios across cells.
+  for (const c of cells) {
+    const ms = (x: Cell, p: PathName) => x[p].timing?.ms;
+    const per = (other: Cell | undefined, scale = 1) => {
+      if (!other) return undefined;
+      const out: Partial<Record<PathName, number>> = {};
+      for (const p of PATHS) {
+        const a = ms(c, p), b = ms(other, p);
+        if (a !== undefined && b !== undefined) out[p] = a / (b * scale);
+      }
+      return Object.keys(out).length ? out : undefined;
+    };
+    const h = ms(c, "hopc"), un = ms(c, "unfused"), o = ms(c, "ort");
+    if (h && un) c.ratios.hopcVsUnfused = un / h;
+    if (h && o) c.ratios.hopcVsOrt = o / h;
+    if (c.normalizer !== "softmax") {
+      c.ratios.overSoftmax = per(
+        cells.find((x) => x.normalizer === "softmax" && sameShape(x, c) && x.steps === c.steps),
+      );
+    }
+    if (c.steps !== 1) {
+      c.ratios.overOneStep = per(
+        cells.find((x) => x.normalizer === c.normalizer && sameShape(x, c) && x.steps === 1),
+      );
+    }
+    const read = xReadMs(c);
+    if (c.B === 1 && read !== undefined) {
+      const over = (scale: number) => {
+        const out: Partial<Record<PathName, number>> = {};
+        for (const p of PATHS) {
+          const a = ms(c, p);
+          if (a !== undefined) out[p] = a / (read * scale);
+        }
+        return out;
+      };
+      c.ratios.overXRead = over(1);
+      c.ratios.overXReads = over(c.steps);
     }
   }
 
   const seconds = (performance.now() - t0) / 1000;
   console.log(table(cells));
+  console.log();
+  if (loadRate) {
+    const singles = shapes.filter((s) => s.B === 1);
+    console.log(
+      `Load rate: ${loadRate.loadsPerSecond.toExponential(3)} f32 loads/s (${
+        (loadRate.bytesPerSecond / 1e9).toFixed(2)
+      } GB/s), measured in this run by summing ${
+        (loadRate.bytes / 2 ** 20).toFixed(0)
+      } MiB of f32 (each invocation a contiguous block of ${loadRate.block} vec4).` +
+        singles.map((s) =>
+          ` Reading X once at M = ${s.M}, D = ${s.D} (M·D = ${s.M * s.D} f32) takes ${
+            xReadMs(s)!.toFixed(2)
+          } ms.`
+        ).join(""),
+    );
+    for (const c of cells.filter((c) => c.ratios.overXRead?.hopc !== undefined)) {
+      console.log(
+        `  B = 1, ${c.normalizer} (${c.M}, ${c.D}) x ${stepsText(c.steps)}: hopc ${
+          fmtMs(c.hopc.timing)
+        } ms = ${c.ratios.overXRead!.hopc!.toFixed(1)}x one read of X (${
+          c.ratios.overXReads!.hopc!.toFixed(1)
+        }x one read per step)`,
+      );
+    }
+  }
   for (const n of notes) console.log(`note: ${n}`);
   if (ortStatus.error && opts.ort && opts.only.includes("softmax")) {
     console.log(`note: onnxruntime-web: ${ortStatus.error}`);
   }
+  const failed = cells.filter((c) => c.status === "FAILED").length;
   console.log(
-    `GFLOP/s counts 4·M·D·B·steps (the two GEMMs). Speedup = other path's ms / fused ms (> 1: ` +
-      `fused is faster). Median of >= 3 calls after one warm-up. Total ${seconds.toFixed(0)} s.`,
+    `GFLOP/s counts 4·M·D·B·steps (the two GEMMs). vs unfused / vs ORT = that path's ms / hopc's ` +
+      `ms (> 1: hopc is faster); ÷ softmax = hopc ms / hopc softmax ms at the same shape and ` +
+      `steps; ÷ 1 step = hopc ms / the 1-step cell's; ÷ X reads (B = 1) = hopc ms / (steps · ` +
+      `M·D / load rate). Paths timed alternately (round-robin), median of >= 3 calls after one ` +
+      `warm-up. check: hopc's first ${CHECK_QUERIES} queries against the float64 reference ` +
+      `(relative to the largest entry; FAILED above ${CHECK_TOL}). plan: hopc's kernel (schedule, ` +
+      `queries per thread q, row block r, source). ${failed} FAILED. Total ${
+        seconds.toFixed(0)
+      } s.`,
   );
 
   const report = {
@@ -569,10 +808,16 @@ async function main(): Promise<void> {
     options: opts,
     data: "X entries N(0, 1/D); query b = memory (7b mod M) + N(0, 0.09/D) noise; seeded",
     flopCount: "4*M*D*B*steps (the two GEMMs per step)",
+    timing: "per cell, paths loaded together, one warm-up each, then round-robin rounds (each " +
+      "path once, order rotated per round) until >= 3 rounds and min-time; medians",
+    check: { queries: CHECK_QUERIES, tol: CHECK_TOL, against: "retrieveReference (float64)" },
+    loadRate: loadRate ?? null,
+    xRead: shapes.filter((s) => s.B === 1).map((s) => ({ ...s, ms: xReadMs(s) ?? null })),
     unfusedGemm: Object.fromEntries(gemmChoice),
     onnxruntimeWeb: ortStatus,
     skipped,
     notes,
+    failed,
     totalSeconds: seconds,
     cells,
   };
@@ -592,47 +837,78 @@ function fmtMs(t?: Timing): string {
 }
 
 function fmtG(t?: Timing): string {
-  return t ? t.gflops.toFixed(t.gflops >= 10 ? 1 : 2) : "-";
+  return t ? t.gflops.toFixed(t.gflops >= 10 ? 1 : 2) : "";
 }
 
 function fmtX(x?: number): string {
-  return x === undefined ? "-" : `${x.toFixed(2)}x`;
+  if (x === undefined) return "";
+  return `${x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2)}x`;
 }
 
-function pathCell(p?: PathResult): [string, string] {
-  if (!p) return ["", ""];
+function stepsText(steps: number): string {
+  return `${steps} step${steps === 1 ? "" : "s"}`;
+}
+
+function pathCell(p: PathResult): [string, string] {
+  if (p.timing) return [fmtMs(p.timing), fmtG(p.timing)];
   if (p.error) return ["error", ""];
-  return [fmtMs(p.timing), fmtG(p.timing)];
+  if (p.skipped?.startsWith("not applicable")) return ["–", ""];
+  if (p.skipped) return ["skipped", ""];
+  return ["-", ""];
+}
+
+function planText(p?: PlanInfo): string {
+  if (!p) return "";
+  return p.schedule
+    ? `${p.schedule} q${p.queriesPerThread} r${p.rowBlock} ${p.source}`
+    : `${p.kernel} ${p.source}`;
+}
+
+function checkText(c: Cell): string {
+  const k = c.hopc.check;
+  if (!k) return c.hopc.timing ? "unchecked" : "";
+  return k.ok ? k.relErr.toExponential(1) : `FAILED ${k.relErr.toExponential(1)}`;
 }
 
 function cellLine(c: Cell): string {
-  const part = (name: string, p?: PathResult) =>
-    p ? `${name} ${p.error ? "error" : `${fmtMs(p.timing)} ms (${fmtG(p.timing)} GFLOP/s)`}` : "";
+  const part = (name: string, p: PathResult) =>
+    p.timing
+      ? `${name} ${fmtMs(p.timing)} ms (${fmtG(p.timing)} GFLOP/s, ${p.timing.n} calls${
+        p.check ? `, err ${p.check.relErr.toExponential(1)}` : ""
+      })`
+      : p.error
+      ? `${name} error`
+      : "";
   return [
-    part("fused", c.fused),
+    part("hopc", c.hopc),
     part("unfused", c.unfused),
     part("ort", c.ort),
-    part("ref", c.reference),
+    c.hopc.plan ? `plan ${planText(c.hopc.plan)}` : "",
+    c.status === "FAILED" ? "FAILED" : "",
   ].filter((s) => s).join(", ");
 }
 
-function table(cells: Cell[]): string {
+export function table(cells: Cell[]): string {
   const head = [
-    "normalizer",
+    "map",
     "M",
     "D",
     "B",
     "steps",
-    "fused ms",
+    "hopc ms",
     "GF/s",
     "unfused ms",
     "GF/s",
     "ORT ms",
     "GF/s",
-    "ref f64 ms",
     "vs unfused",
     "vs ORT",
+    "÷ softmax",
+    "÷ 1 step",
+    "÷ X reads",
     "support",
+    "plan",
+    "check",
   ];
   const rows = cells.map((c) => [
     c.normalizer,
@@ -640,24 +916,29 @@ function table(cells: Cell[]): string {
     String(c.D),
     String(c.B),
     String(c.steps),
-    ...pathCell(c.fused),
+    ...pathCell(c.hopc),
     ...pathCell(c.unfused),
     ...pathCell(c.ort),
-    c.reference ? (c.reference.error ? "error" : fmtMs(c.reference.timing)) : "",
-    fmtX(c.speedupVsUnfused),
-    fmtX(c.speedupVsOrt),
+    fmtX(c.ratios.hopcVsUnfused),
+    fmtX(c.ratios.hopcVsOrt),
+    fmtX(c.ratios.overSoftmax?.hopc),
+    fmtX(c.ratios.overOneStep?.hopc),
+    fmtX(c.ratios.overXReads?.hopc),
     c.support === undefined ? "" : c.support.toFixed(1),
+    planText(c.hopc.plan),
+    checkText(c),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const left = new Set([0, head.length - 2, head.length - 1]);
   const line = (r: string[]) =>
-    "| " + r.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(" | ") +
-    " |";
+    "| " + r.map((s, i) => (left.has(i) ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(
+      " | ",
+    ) + " |";
   return [
     line(head),
-    "|" + widths.map((w, i) => (i === 0 ? "-" : "-").repeat(w + 2)).join("|") + "|",
+    "|" + widths.map((w, i) => "-".repeat(w + 1) + (left.has(i) ? "-" : ":")).join("|") + "|",
     ...rows.map(line),
-  ]
-    .join("\n");
+  ].join("\n");
 }
 
 if (import.meta.main) await main();

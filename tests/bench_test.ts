@@ -1,5 +1,7 @@
-// Tests of the benchmark's baselines (src/bench/): the unfused WebGPU pipeline against the float64
-// reference, and the hand-written ONNX graph loaded and run by onnxruntime-web's WebGPU provider.
+// Tests of the benchmark (bench/main.ts) and its baselines (bench/lib/): the unfused WebGPU
+// pipeline (top-k softmax included) against the float64 reference, the hand-written ONNX graph
+// loaded and run by onnxruntime-web's WebGPU provider, the load-rate kernel, the round-robin
+// timing, the table's FAILED marking, and one end-to-end run of bench/main.ts on tiny shapes.
 // GPU tests are skipped where no adapter exists; the ORT test is skipped (with the reason) where
 // onnxruntime-web cannot be imported (no "onnxruntime-web" entry in deno.json's imports, or no
 // npm registry) or its WebGPU provider does not start.
@@ -15,9 +17,11 @@ import {
   loadUnfused,
   normalizerWgsl,
   unfusedUnsupported,
-} from "../src/bench/unfused.ts";
-import { buildRetrievalOnnx, createOrtRetrieval, loadOrt } from "../src/bench/ort.ts";
-import { relativeError } from "../bench/lib/common.ts";
+} from "../bench/lib/unfused.ts";
+import { buildRetrievalOnnx, createOrtRetrieval, loadOrt } from "../bench/lib/ort.ts";
+import { relativeError, timeInterleaved } from "../bench/lib/common.ts";
+import { loadRateWgsl, measureLoadRate } from "../bench/lib/loadrate.ts";
+import { type Cell, CHECK_TOL, table } from "../bench/main.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
@@ -51,12 +55,21 @@ function data(M: number, D: number, B: number): { X: Mat; Q: Mat } {
 }
 
 Deno.test("bench models are in the unfused pipeline's scope; others are refused", () => {
-  for (const n of ["softmax", "1.5-entmax", "sparsemax", "2-normmax"] as BenchNormalizer[]) {
+  for (
+    const n of ["softmax", "1.5-entmax", "sparsemax", "2-normmax", "topk-softmax"] as const
+  ) {
     assert.equal(unfusedUnsupported(benchModel(n, 2, 3)), null, n);
   }
+  assert.deepEqual(benchModel("topk-softmax", 2, 1).mask, { kind: "topk", k: 32 });
   const m = benchModel("softmax", 1, 1);
   assert.match(unfusedUnsupported({ ...m, post: { kind: "tanh" } })!, /tanh/);
   assert.match(unfusedUnsupported({ ...m, entropy: { kind: "ksubsets", k: 2 } })!, /ksubsets/);
+  const topkSparse = { ...benchModel("sparsemax", 1, 1), mask: { kind: "topk" as const, k: 3 } };
+  assert.match(unfusedUnsupported(topkSparse)!, /softmax only/);
+  assert.match(
+    unfusedUnsupported({ ...m, mask: { kind: "random", keep: 0.5, seed: 1 } })!,
+    /random/,
+  );
 });
 
 Deno.test("unfused WGSL: both GEMM variants and every normalizer are generated", () => {
@@ -68,6 +81,124 @@ Deno.test("unfused WGSL: both GEMM variants and every normalizer are generated",
   }
   assert.match(normalizerWgsl({ kind: "shannon" }), /exp\(/);
   assert.match(normalizerWgsl({ kind: "normmax", gamma: 2 }), /for \(var it = 0u; it < 30u/);
+  const topk = normalizerWgsl({ kind: "shannon" }, 32);
+  assert.match(topk, /top-32, then/);
+  assert.match(topk, /for \(var r = 0u; r < 32u/);
+  assert.throws(() => normalizerWgsl({ kind: "sparsemax" }, 4), /softmax only/);
+  assert.match(loadRateWgsl(256), /i < 256u; i = i \+ 4u/);
+  assert.throws(() => loadRateWgsl(6), /multiple of 4/);
+});
+
+gpuTest(
+  "unfused top-k softmax matches the reference, ties broken by the lowest index",
+  async () => {
+    for (const gemm of ["shared", "register"] as const) {
+      // Random data (k = 32 below and above M), and tied scores: with q = e_0 the scores are
+      // x[j][0], set in triples to powers of 1/2, so the 32nd score is tied with the 33rd; the rows
+      // differ elsewhere, so keeping a higher-index tied row changes the state.
+      for (const [M, D, B, steps] of [[37, 12, 5, 1], [300, 16, 7, 3], [20, 8, 3, 2]]) {
+        const { X, Q } = data(M, D, B);
+        const model = benchModel("topk-softmax", 4, steps);
+        const u = await loadUnfused(model, X, ctx!, { gemm });
+        try {
+          const e = relativeError(
+            (await u.retrieve(Q)).states,
+            retrieveReference(model, X, Q).states.data,
+          );
+          assert.ok(e < 1e-4, `${gemm} ${M}x${D}x${B}, ${steps} steps: relative error ${e}`);
+        } finally {
+          u.destroy();
+        }
+      }
+      const M = 50, D = 8;
+      const { X } = data(M, D, 1);
+      for (let j = 0; j < M; j++) X.data[j * D] = 0.5 ** (Math.floor(((j * 7) % M) / 3) % 17);
+      const Q = { rows: 2, cols: D, data: new Float64Array(2 * D) };
+      Q.data[0] = 1;
+      Q.data[D] = 0.5;
+      const model = benchModel("topk-softmax", 1, 1);
+      const ref = retrieveReference(model, X, Q);
+      assert.equal(ref.weights.data.filter((w) => w > 0).length, 2 * 32);
+      const u = await loadUnfused(model, X, ctx!, { gemm });
+      try {
+        const e = relativeError((await u.retrieve(Q)).states, ref.states.data);
+        assert.ok(e < 1e-5, `${gemm}, tied scores: relative error ${e}`);
+      } finally {
+        u.destroy();
+      }
+    }
+  },
+);
+
+gpuTest("the load-rate kernel sums the buffer (checked) and gives a rate", async () => {
+  const r = await measureLoadRate(ctx!, { bytes: 1 << 20, blocks: [4, 64], minTime: 0 });
+  assert.equal(r.bytes, 1 << 20);
+  assert.ok(r.checked, "the kernel's sums match the host's");
+  assert.equal(r.trials.length, 2);
+  assert.ok(r.loadsPerSecond > 0 && Number.isFinite(r.loadsPerSecond));
+  assert.equal(r.loadsPerSecond, Math.max(...r.trials.map((t) => t.loadsPerSecond)));
+});
+
+Deno.test("timeInterleaved: round-robin rounds, medians, and a failing path leaves", async () => {
+  const calls: string[] = [];
+  let bad = 0;
+  const { results, rounds } = await timeInterleaved([
+    { name: "a", fn: () => Promise.resolve(calls.push("a")) },
+    { name: "b", fn: () => Promise.resolve(calls.push("b")) },
+    {
+      name: "c",
+      fn: () => {
+        if (++bad > 2) throw new Error("boom");
+        calls.push("c");
+        return Promise.resolve(0);
+      },
+    },
+  ], 0);
+  assert.equal(rounds, 3);
+  // Warm-ups in order, then rounds rotated by one (b c a in round 1, where c throws on its third
+  // call and leaves; a b in round 2).
+  assert.deepEqual(calls, ["a", "b", "c", "a", "b", "c", "b", "a", "a", "b"]);
+  assert.equal(results.get("a")!.first, 1);
+  assert.equal(results.get("a")!.timing!.n, 3);
+  assert.equal(results.get("b")!.timing!.n, 3);
+  assert.match(String(results.get("c")!.error), /boom/);
+  assert.equal(results.get("c")!.timing, undefined);
+});
+
+Deno.test("the bench table marks a cell whose check fails as FAILED, and '–' where a path does not apply", () => {
+  const base = {
+    normalizer: "sparsemax",
+    map: "entropy sparsemax",
+    M: 64,
+    D: 8,
+    B: 4,
+    steps: 1,
+    flop: 4 * 64 * 8 * 4,
+    unfused: { skipped: "not applicable: x" },
+    ort: { skipped: "not applicable (softmax only)" },
+    ratios: {},
+  } as const;
+  const timing = { ms: 2, min: 2, max: 2, n: 3, warmupMs: 5, gflops: 1 };
+  const check = (relErr: number) => ({
+    against: "float64 reference",
+    queries: 2,
+    relErr,
+    tol: CHECK_TOL,
+    ok: relErr <= CHECK_TOL,
+  });
+  const cells: Cell[] = [
+    { ...base, status: "ok", hopc: { timing, check: check(1e-7) } },
+    { ...base, status: "FAILED", hopc: { timing, check: check(0.5) } },
+  ];
+  const rows = table(cells).split("\n");
+  assert.equal(rows.length, 4);
+  assert.match(
+    rows[0],
+    /\| map .*\| hopc ms .*\| vs unfused .*\| ÷ softmax .*\| ÷ 1 step .*\| ÷ X reads .*\| plan .*\| check/,
+  );
+  assert.doesNotMatch(rows[2], /FAILED/);
+  assert.match(rows[3], /FAILED 5\.0e-1/);
+  assert.match(rows[2], /\| +– \|/);
 });
 
 for (const normalizer of ["softmax", "sparsemax"] as BenchNormalizer[]) {
@@ -130,4 +261,62 @@ gpuTest(
     }
   },
   ortSkip !== null,
+);
+
+gpuTest(
+  "bench/main.ts on tiny shapes: every hopc cell checked, plans, ratios, load rate, JSON",
+  async () => {
+    const out = await Deno.makeTempFile({ suffix: ".json" });
+    try {
+      const cmd = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../bench/main.ts", import.meta.url).pathname,
+          "--shapes",
+          "40x12x6,300x8x1",
+          "--steps",
+          "1,2",
+          "--only",
+          "softmax,topk-softmax",
+          "--min-time",
+          "0",
+          "--load-mib",
+          "1",
+          "--out",
+          out,
+        ],
+        cwd: new URL("..", import.meta.url).pathname,
+        stdout: "piped",
+        stderr: "piped",
+      });
+      const { code, stdout, stderr } = await cmd.output();
+      const text = new TextDecoder().decode(stdout);
+      assert.equal(code, 0, new TextDecoder().decode(stderr));
+      assert.match(text, /\| map +\| +M \|/);
+      assert.match(text, /Load rate: .* f32 loads\/s/);
+      assert.match(text, /0 FAILED/);
+      const report = JSON.parse(await Deno.readTextFile(out));
+      assert.ok(report.loadRate.checked && report.loadRate.loadsPerSecond > 0);
+      assert.equal(report.cells.length, 2 * 2 * 2);
+      for (const c of report.cells) {
+        const name = `${c.normalizer} ${c.M}x${c.D}x${c.B} ${c.steps}`;
+        assert.equal(c.status, "ok", name);
+        assert.ok(c.hopc.timing.ms > 0 && c.unfused.timing.ms > 0, name);
+        assert.ok(c.hopc.check.relErr <= c.hopc.check.tol, name);
+        assert.equal(c.hopc.check.queries, Math.min(2, c.B));
+        assert.ok(c.hopc.plan.kernel, name);
+        assert.ok(c.ratios.hopcVsUnfused > 0, name);
+        if (c.normalizer === "topk-softmax") {
+          assert.match(c.ort.skipped, /not applicable/);
+          assert.ok(c.ratios.overSoftmax.hopc > 0, name);
+        }
+        if (c.steps === 2) assert.ok(c.ratios.overOneStep.hopc > 0, name);
+        if (c.B === 1) assert.ok(c.ratios.overXRead.hopc > 0 && c.ratios.overXReads.hopc > 0, name);
+        else assert.equal(c.ratios.overXRead, undefined, name);
+      }
+    } finally {
+      await Deno.remove(out).catch(() => {});
+    }
+  },
 );

@@ -109,3 +109,73 @@ export function dateStamp(d: Date, time = false): string {
   const day = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
   return time ? `${day}-${p(d.getHours())}${p(d.getMinutes())}` : day;
 }
+
+export interface InterleavedPath {
+  name: string;
+  fn: () => Promise<unknown>;
+}
+
+export interface InterleavedResult {
+  /** The warm-up call's result. */
+  first?: unknown;
+  timing?: Timing;
+  /** What the path threw (it then leaves the rounds). */
+  error?: unknown;
+}
+
+/**
+ * Times several paths alternately: one warm-up call of each (in order), then rounds that call
+ * every path once, the order rotated by one each round (round-robin), until at least 3 rounds
+ * were timed and the rounds took about `minTime` seconds in all; each path's median is reported.
+ * A path that throws is dropped from the rounds with its error; the others go on.
+ */
+export async function timeInterleaved(
+  paths: InterleavedPath[],
+  minTime: number,
+): Promise<{ results: Map<string, InterleavedResult>; rounds: number }> {
+  const results = new Map<string, InterleavedResult>();
+  const times = new Map<string, number[]>();
+  const warmups = new Map<string, number>();
+  for (const p of paths) {
+    const t = performance.now();
+    try {
+      results.set(p.name, { first: await p.fn() });
+      warmups.set(p.name, performance.now() - t);
+      times.set(p.name, []);
+    } catch (e) {
+      results.set(p.name, { error: e });
+    }
+  }
+  let live = paths.filter((p) => times.has(p.name));
+  let rounds = 0;
+  const start = performance.now();
+  while (
+    live.length > 0 &&
+    (rounds < 3 || (performance.now() - start < minTime * 1000 && rounds < 1000))
+  ) {
+    for (let i = 0; i < live.length; i++) {
+      const p = live[(i + rounds) % live.length];
+      const t = performance.now();
+      try {
+        await p.fn();
+        times.get(p.name)!.push(performance.now() - t);
+      } catch (e) {
+        results.get(p.name)!.error = e;
+        times.delete(p.name);
+      }
+    }
+    live = live.filter((p) => times.has(p.name));
+    rounds++;
+  }
+  for (const [name, ts] of times) {
+    if (ts.length === 0) continue;
+    results.get(name)!.timing = {
+      ms: median(ts),
+      min: Math.min(...ts),
+      max: Math.max(...ts),
+      n: ts.length,
+      warmupMs: warmups.get(name)!,
+    };
+  }
+  return { results, rounds };
+}
