@@ -212,27 +212,29 @@ export function splitsFor(
   return { rowsPerSplit, perChunk, total: perChunk.reduce((a, b) => a + b, 0) };
 }
 
-/** Queries per slice: the score rows and the split partials of a slice fit one binding each. */
+/**
+ * Queries per slice (the score rows and the split partials of a slice fit one binding each) and
+ * the parallelism the splits are sized for (lowered when the partials would not fit).
+ */
 export function sliceQueries(
   plan: BlockedPlan,
   M: number,
   B: number,
   limits: BlockedLimits,
-  parallelism?: number,
-): number {
+  parallelism = 1024,
+): { nq: number; parallelism: number } {
   const binding = limits.maxStorageBufferBindingSize;
-  let nq = B;
-  if (plan.schedule === "threePass") nq = Math.min(nq, Math.floor(binding / (3 * M * F32)));
-  while (nq >= 1) {
-    const { total } = splitsFor(plan, M, nq, parallelism);
-    if (total * nq * (plan.d4 + 1) * VEC4 <= binding) break;
-    nq = Math.floor(nq / 2);
+  const rowCap = plan.schedule === "threePass" ? Math.floor(binding / (3 * M * F32)) : B;
+  for (const p of [parallelism, 1]) {
+    let nq = Math.min(B, rowCap);
+    while (nq >= 1) {
+      const { total } = splitsFor(plan, M, nq, p);
+      if (total * nq * (plan.d4 + 1) * VEC4 <= binding) return { nq, parallelism: p };
+      nq = Math.floor(nq / 2);
+    }
   }
-  if (nq < 1) {
-    throw new BlockedPlanError(
-      `one query's score row and partials at M = ${M} exceed the storage binding limit of ${binding} bytes`,
-      "split the memories into several models, or use --device cpu",
-    );
-  }
-  return nq;
+  throw new BlockedPlanError(
+    `one query's score row and partials at M = ${M} exceed the storage binding limit of ${binding} bytes`,
+    "split the memories into several models, or use --device cpu",
+  );
 }

@@ -21,7 +21,12 @@ interface Compiled {
 const cache = new WeakMap<GPUDevice, Map<string, Promise<Compiled>>>();
 export const blockedStats = { builds: 0, hits: 0 };
 
-async function compile(device: GPUDevice, name: string, wgsl: string, entries: string[]) {
+function compile(
+  device: GPUDevice,
+  name: string,
+  wgsl: string,
+  entries: string[],
+): Promise<Compiled> {
   let perDevice = cache.get(device);
   if (!perDevice) cache.set(device, perDevice = new Map());
   const hit = perDevice.get(wgsl);
@@ -323,7 +328,7 @@ export class BlockedRetrieval {
         );
       }
     }
-    const nq = sliceQueries(plan, M, B, limits, this.parallelism);
+    const { nq, parallelism } = sliceQueries(plan, M, B, limits, this.parallelism);
     const slices: { q0: number; nq: number }[] = [];
     for (let q0 = 0; q0 < B; q0 += nq) slices.push({ q0, nq: Math.min(nq, B - q0) });
     const threePass = plan.schedule === "threePass";
@@ -333,7 +338,7 @@ export class BlockedRetrieval {
     const weights = this.#buffer("weights", wantWeights ? B * M * 4 : 16, STORAGE);
     const scratch = this.#buffer("scratch", threePass ? 3 * nq * M * 4 : 16, STORAGE);
     const layouts = slices.map((s) => {
-      let split = splitsFor(plan, M, s.nq, this.parallelism);
+      let split = splitsFor(plan, M, s.nq, parallelism);
       const iterations = passIterations(parts, plan, split.rowsPerSplit, M, split.total);
       if (iterations.finish > plan.loopBudget) split = splitsFor(plan, M, s.nq, 1);
       return split;

@@ -19,7 +19,7 @@ import { modelError } from "../shapes.ts";
 import { blockedParts } from "../wgsl/blocked_parts.ts";
 import type { GpuContext } from "./device.ts";
 import { load, type Retriever, type RunChoices } from "./retriever.ts";
-import { shapeBucket, tuneKey } from "./plan_cache.ts";
+import { tuneKey } from "./plan_cache.ts";
 
 export {
   entryOf,

@@ -20,7 +20,12 @@ interface Compiled {
 const cache = new WeakMap<GPUDevice, Map<string, Promise<Compiled>>>();
 export const blockedStats = { builds: 0, hits: 0 };
 
-async function compile(device: GPUDevice, name: string, wgsl: string, entries: string[]) {
+function compile(
+  device: GPUDevice,
+  name: string,
+  wgsl: string,
+  entries: string[],
+): Promise<Compiled> {
   let perDevice = cache.get(device);
   if (!perDevice) cache.set(device, perDevice = new Map());
   const hit = perDevice.get(wgsl);
