@@ -30,11 +30,13 @@
 import { acquireDevice } from "../src/runtime/device.ts";
 import { load, type Retriever } from "../src/runtime/retriever.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
+import { loopBudgetFor } from "../src/runtime/blocked/plan.ts";
 import type { Mat } from "../src/parts/types.ts";
 import {
   BENCH_NORMALIZERS,
   benchModel,
   type BenchNormalizer,
+  gemmLoopIterations,
   type GemmVariant,
   loadUnfused,
   type UnfusedRetriever,
@@ -401,7 +403,12 @@ async function main(): Promise<void> {
   const cells: Cell[] = [];
   const gemmChoice = new Map<
     string,
-    { chosen: GemmVariant; ms?: Record<GemmVariant, number>; reusedFrom?: string }
+    {
+      chosen: GemmVariant;
+      ms?: Partial<Record<GemmVariant, number>>;
+      refused?: Partial<Record<GemmVariant, string>>;
+      reusedFrom?: string;
+    }
   >();
   let lastGemm: GemmVariant | undefined;
   // Measured GFLOP/s of each path, map and batch class (B = 1 or not; the latest cell), to predict
@@ -477,13 +484,23 @@ async function main(): Promise<void> {
     // take seconds, the previous shape's choice is kept.
     const tuneGemm = async (): Promise<GemmVariant> => {
       const guess = predictMs("unfused", "softmax", B, 4 * M * D * B);
-      if (lastGemm && guess !== undefined && guess > 3000) {
+      const fits = (v: GemmVariant) =>
+        gemmLoopIterations(v, M, D % 4 === 0 && M % 4 === 0) <= loopBudgetFor(ctx.info);
+      if (lastGemm && fits(lastGemm) && guess !== undefined && guess > 3000) {
         gemmChoice.set(shapeKey, { chosen: lastGemm, reusedFrom: "previous shape" });
         return lastGemm;
       }
-      const ms = {} as Record<GemmVariant, number>;
+      // A variant the adapter cannot run at this shape (loadUnfused refuses it) is left out.
+      const ms: Partial<Record<GemmVariant, number>> = {};
+      const refused: Partial<Record<GemmVariant, string>> = {};
       for (const v of ["shared", "register"] as const) {
-        const u = await loadUnfused(benchModel("softmax", opts.beta, 1), X, ctx, { gemm: v });
+        let u: UnfusedRetriever;
+        try {
+          u = await loadUnfused(benchModel("softmax", opts.beta, 1), X, ctx, { gemm: v });
+        } catch (e) {
+          refused[v] = errorText(e);
+          continue;
+        }
         try {
           await u.retrieve(Q); // warm-up (pipeline compilation, buffers)
           const t = performance.now();
@@ -493,12 +510,22 @@ async function main(): Promise<void> {
           u.destroy();
         }
       }
-      const chosen = ms.shared <= ms.register ? "shared" : "register";
-      gemmChoice.set(shapeKey, { chosen, ms });
+      const chosen = ms.shared === undefined
+        ? "register"
+        : ms.register === undefined || ms.shared <= ms.register
+        ? "shared"
+        : "register";
+      gemmChoice.set(shapeKey, {
+        chosen,
+        ms,
+        ...(Object.keys(refused).length ? { refused } : {}),
+      });
+      const show = (v: GemmVariant) =>
+        ms[v] !== undefined ? `${ms[v]!.toFixed(1)} ms` : `refused (${refused[v]})`;
       log(
         `bench: [${elapsed()}] ${shapeKey}: unfused GEMM ${chosen} (1-step softmax: shared ${
-          ms.shared.toFixed(1)
-        } ms, register ${ms.register.toFixed(1)} ms)`,
+          show("shared")
+        }, register ${show("register")})`,
       );
       return chosen;
     };

@@ -12,6 +12,7 @@ import type { Mat } from "../src/parts/types.ts";
 import {
   benchModel,
   type BenchNormalizer,
+  gemmLoopIterations,
   gemmRegisterWgsl,
   gemmWgsl,
   loadUnfused,
@@ -87,6 +88,33 @@ Deno.test("unfused WGSL: both GEMM variants and every normalizer are generated",
   assert.throws(() => normalizerWgsl({ kind: "sparsemax" }, 4), /softmax only/);
   assert.match(loadRateWgsl(256), /i < 256u; i = i \+ 4u/);
   assert.throws(() => loadRateWgsl(6), /multiple of 4/);
+});
+
+gpuTest("unfused: a GEMM whose loops would pass the loop budget is refused", async () => {
+  // The shared GEMM's readout over K = M = 36 runs 2 K tiles of 65 iterations (+ the writes); the
+  // register one with vec4 loads 9 (+ the writes).
+  assert.equal(gemmLoopIterations("shared", 36, false), 2 * 65 + 20);
+  assert.equal(gemmLoopIterations("register", 36, true), 9 + 20);
+  assert.equal(gemmLoopIterations("register", 36, false), 36 + 20);
+  // At M = 65536 on llvmpipe (budget 60000) only the vec4 register GEMM fits.
+  assert.ok(gemmLoopIterations("shared", 65536, true) > 60000);
+  assert.ok(gemmLoopIterations("register", 65536, true) < 60000);
+  const { X, Q } = data(36, 12, 3);
+  const model = benchModel("softmax", 2, 1);
+  await assert.rejects(
+    loadUnfused(model, X, ctx!, { gemm: "shared", loopBudget: 100 }),
+    /shared GEMM of the readout \(K = 36\) would run 150 loop iterations/,
+  );
+  const u = await loadUnfused(model, X, ctx!, { gemm: "register", loopBudget: 100 });
+  try {
+    const e = relativeError(
+      (await u.retrieve(Q)).states,
+      retrieveReference(model, X, Q).states.data,
+    );
+    assert.ok(e < 1e-4, `relative error ${e}`);
+  } finally {
+    u.destroy();
+  }
 });
 
 gpuTest(

@@ -31,6 +31,7 @@ import { acquireDevice, type GpuContext } from "../../src/runtime/device.ts";
 import { readback } from "../../src/runtime/buffers.ts";
 import { type CachedPipeline, makeBindGroup, PipelineCache } from "../../src/runtime/pipelines.ts";
 import { entropyWgsl } from "../../src/wgsl/lowerings.ts";
+import { loopBudgetFor } from "../../src/runtime/blocked/plan.ts";
 
 /** GEMM tiling: a workgroup of TX x TY threads, each computing R x R outputs; K tiles of TK. */
 export const GEMM_TILE = { TX: 8, TY: 8, R: 4, TK: 32 } as const;
@@ -191,6 +192,21 @@ ${loop}
   }
 }
 `;
+}
+
+/**
+ * Loop iterations one invocation of a GEMM variant runs for a reduced dimension K: the shared
+ * variant's K tiles (each with its tile loads and TK multiply-adds), the register variant's K
+ * (K / 4 with vec4 loads), and the R x R write loop.
+ */
+export function gemmLoopIterations(variant: GemmVariant, K: number, vec4: boolean): number {
+  const { TX, TY, R, TK } = GEMM_TILE;
+  const threads = TX * TY;
+  const write = R + R * R;
+  if (variant === "shared") {
+    return Math.ceil(K / TK) * (1 + (TILE_M * TK) / threads + (TILE_N * TK) / threads + TK) + write;
+  }
+  return (vec4 ? Math.ceil(K / 4) : K) + write;
 }
 
 /** The entropies the unfused pipeline implements. */
@@ -380,6 +396,13 @@ export interface UnfusedOptions {
   gemm?: GemmVariant;
   /** Let the register GEMMs load vec4 where D and M are multiples of 4 (default true). */
   vec4?: boolean;
+  /**
+   * Loop iterations one invocation may run (default: the adapter's, src/runtime/blocked/plan.ts
+   * loopBudgetFor). Mesa's llvmpipe ends an invocation's loops after 65535 iterations in all, so
+   * a GEMM over a long K (the readout's K is M) silently drops its tail; loadUnfused refuses a
+   * GEMM whose loops would run past this budget (gemmLoopIterations).
+   */
+  loopBudget?: number;
 }
 export type GemmVariant = "shared" | "register";
 
@@ -435,6 +458,16 @@ export async function loadUnfused(
   // vec4 loads in the register GEMMs where the reduced dimension (and N of P·X) allow them.
   const vecScores = D % 4 === 0 && opts.vec4 !== false;
   const vecReadout = D % 4 === 0 && M % 4 === 0 && opts.vec4 !== false;
+  const loopBudget = opts.loopBudget ?? loopBudgetFor(ctx.info);
+  for (const [what, K, vec] of [["scores", D, vecScores], ["readout", M, vecReadout]] as const) {
+    const n = gemmLoopIterations(gemm, K, vec);
+    if (n > loopBudget) {
+      throw new Error(
+        `the ${gemm} GEMM of the ${what} (K = ${K}) would run ${n} loop iterations per ` +
+          `invocation, over this adapter's budget of ${loopBudget}`,
+      );
+    }
+  }
   const [scoresGemm, readoutGemm, normalizer]: CachedPipeline[] = await Promise.all([
     cache.get(`bench gemm ${gemm} A*B^T${vecScores ? " vec4" : ""}`, () => ({
       code: gemm === "shared" ? gemmWgsl(true) : gemmRegisterWgsl(true, vecScores),
