@@ -14,7 +14,7 @@
 
 const D4: u32 = 16u;             // vec4 chunks of a state (D zero-padded to 4 * D4)
 const WG: u32 = 64u;             // threads of a blocked pass's workgroup
-const WGR: u32 = 256u;            // threads of a per-query pass's workgroup
+const WGR: u32 = 32u;            // threads of a per-query pass's workgroup
 const DS: u32 = 4u;             // vec4 chunks one readout thread accumulates
 const BETA: f32 = 1.5;
 const MASKED: f32 = -1.0e30;   // score of a memory the normalizer must not see (finite on purpose)

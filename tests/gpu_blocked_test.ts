@@ -247,6 +247,11 @@ function candidatePlans(model: Model): { label: string; choices: RunChoices }[] 
   if (online) {
     out.push({ label: "fused r2", choices: { blocked: { schedule: "fused", rowBlock: 2 } } });
   }
+  // The rules for a GPU adapter (wider workgroups) on this one.
+  out.push({
+    label: "threePass wg64 rows256",
+    choices: { blocked: { workgroupSize: 64, rowWorkgroupSize: 256 } },
+  });
   out.push({ label: "workgroup", choices: { kernel: "workgroup" } });
   return out;
 }

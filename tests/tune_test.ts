@@ -54,27 +54,27 @@ const labels = (m: Model) => candidates(m).map((c) => c.label);
 // ---------------------------------------------------------------------------------------------
 // candidates
 
-Deno.test("tune: an online model's candidates: three-pass q4/q8 x r4/r8, wg32, fused, workgroup", () => {
+Deno.test("tune: an online model's candidates: three-pass q4/q8 x r4/r8, wg64, fused, workgroup", () => {
   const m = exampleModel("softmax.hop", "classic_softmax");
   assert.deepEqual(labels(m), [
-    "threePass q4 r4 wg64",
-    "threePass q4 r8 wg64",
-    "threePass q8 r4 wg64",
+    "threePass q4 r4 wg16",
+    "threePass q4 r8 wg16",
+    "threePass q8 r4 wg16",
+    "threePass q8 r8 wg16",
     "threePass q8 r8 wg64",
-    "threePass q8 r8 wg32",
-    "fused q4 r8 wg64",
+    "fused q4 r8 wg16",
     "workgroup",
   ]);
   const fused = candidates(m).find((c) => c.label.startsWith("fused"))!;
   assert.deepEqual(fused.choices, {
     kernel: "blocked",
-    blocked: { schedule: "fused", queriesPerThread: 4, rowBlock: 8, workgroupSize: 64 },
+    blocked: { schedule: "fused", queriesPerThread: 4, rowBlock: 8, workgroupSize: 16 },
   });
   assert.deepEqual(candidates(m).at(-1)!.choices, { kernel: "workgroup" });
   assert.equal(nothingToTune(m), null);
   // softmax1 is an online map too.
   const [s1] = checkText("model s1 { entropy softmax1 }", "s1.hop").models;
-  assert.ok(labels(s1).includes("fused q4 r8 wg64"));
+  assert.ok(labels(s1).includes("fused q4 r8 wg16"));
 });
 
 Deno.test("tune: threshold models (entmax, top-K) have no fused candidate", () => {
@@ -85,11 +85,11 @@ Deno.test("tune: threshold models (entmax, top-K) have no fused candidate", () =
     ]
   ) {
     assert.deepEqual(labels(m), [
-      "threePass q4 r4 wg64",
-      "threePass q4 r8 wg64",
-      "threePass q8 r4 wg64",
+      "threePass q4 r4 wg16",
+      "threePass q4 r8 wg16",
+      "threePass q8 r4 wg16",
+      "threePass q8 r8 wg16",
       "threePass q8 r8 wg64",
-      "threePass q8 r8 wg32",
       "workgroup",
     ], m.name);
   }
@@ -100,12 +100,12 @@ Deno.test("tune: threshold models (entmax, top-K) have no fused candidate", () =
 Deno.test("tune: a random mask's three-pass candidates take row blocks 1 and 2", () => {
   const m = exampleModel("masks.hop", "random_half");
   assert.deepEqual(labels(m), [
-    "threePass q4 r1 wg64",
-    "threePass q4 r2 wg64",
-    "threePass q8 r1 wg64",
+    "threePass q4 r1 wg16",
+    "threePass q4 r2 wg16",
+    "threePass q8 r1 wg16",
+    "threePass q8 r2 wg16",
     "threePass q8 r2 wg64",
-    "threePass q8 r2 wg32",
-    "fused q4 r8 wg64",
+    "fused q4 r8 wg16",
     "workgroup",
   ]);
 });
@@ -197,7 +197,7 @@ Deno.test("tune: lookupTuned returns the cached choices marked tuned, for the sa
   await withCache(async () => {
     const m = exampleModel("sparse_l2.hop", "sparse_l2");
     assert.equal(await lookupTuned("gpu A", m, 256, 16, 8), null);
-    await writeTuned(tuneKey("gpu A", m, 256, 16, 8), entry("threePass q8 r4 wg64"));
+    await writeTuned(tuneKey("gpu A", m, 256, 16, 8), entry("threePass q8 r4 wg16"));
     assert.deepEqual(await lookupTuned("gpu A", m, 200, 13, 7), {
       kernel: "blocked",
       blocked: {

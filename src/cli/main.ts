@@ -24,7 +24,7 @@ import { traceOnGpu } from "../runtime/trace.ts";
 import { checkTunable, entryOf, tune, writeTuned } from "../runtime/tune.ts";
 import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
 import { lookupTuned } from "../runtime/plan_cache.ts";
-import { loopBudgetFor } from "../runtime/blocked/plan.ts";
+import { adapterChoices, loopBudgetFor } from "../runtime/blocked/plan.ts";
 import { generateKernel } from "../wgsl/kernel.ts";
 import { emitModels, runtimeFiles } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
@@ -192,13 +192,22 @@ async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): 
     if (emit !== "plan") return generateKernel(model);
     // A plan `hopc tune` cached for this adapter and shape bucket is the one a run would use.
     const tuned = ctx ? await lookupTuned(ctx.info, model, shape.M, shape.D, 64) : null;
-    const run = { loopBudget: loopBudgetFor(ctx?.info ?? "llvmpipe"), ...(tuned ?? {}) };
+    const adapter = ctx?.info ?? "";
+    const run = {
+      loopBudget: ctx ? loopBudgetFor(adapter) : 60000,
+      ...(tuned ?? {}),
+      blocked: { ...adapterChoices(adapter), ...tuned?.blocked },
+    };
     let plan;
     try {
       plan = makePlan(model, shape, limits, run);
     } catch (e) {
       if (!tuned) throw e;
-      plan = makePlan(model, shape, limits, { loopBudget: run.loopBudget }); // tuned plan does not fit
+      // A tuned plan that does not fit this shape: the rules decide.
+      plan = makePlan(model, shape, limits, {
+        loopBudget: run.loopBudget,
+        blocked: adapterChoices(adapter),
+      });
     }
     return {
       ...plan,

@@ -18,7 +18,7 @@ import {
   Retrieval,
   type RetrieveResult,
 } from "./standalone.ts";
-import { loopBudgetFor } from "./blocked/plan.ts";
+import { adapterChoices, loopBudgetFor } from "./blocked/plan.ts";
 import { lookupTuned } from "./plan_cache.ts";
 
 export type GpuResult = RetrieveResult;
@@ -78,7 +78,7 @@ export async function load(
     retrieval = await Retrieval.load(ctx.device, kernel, X.data, M, D, {
       limits: choices.limits ?? ctx.limits,
       kernel: choices.kernel,
-      blocked: choices.blocked,
+      blocked: { ...adapterChoices(ctx.info), ...choices.blocked },
       loopBudget: choices.loopBudget ?? loopBudgetFor(ctx.info),
     });
   } catch (e) {

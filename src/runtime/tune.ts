@@ -78,7 +78,7 @@ export function checkTunable(model: Model): void {
 /**
  * The candidate run choices of a model: the blocked kernels' three-pass schedule at 4 and 8
  * queries per thread and two row blocks (1 and 2 for random masks, whose short blocks skip more
- * rows, else 4 and 8) with 64 threads, the largest block at 8 queries also with 32 threads; the
+ * rows, else 4 and 8) with 16 threads, the largest block at 8 queries also with 64 threads; the
  * fused schedule for the online maps; and the one-workgroup-per-query kernel. Empty for a model
  * without blocked kernels (see nothingToTune).
  */
@@ -100,10 +100,10 @@ export function candidates(model: Model): Candidate[] {
     },
   });
   for (const q of [4, 8] as const) {
-    for (const rb of rowBlocks) out.push(blocked("threePass", q, rb, 64));
+    for (const rb of rowBlocks) out.push(blocked("threePass", q, rb, 16));
   }
-  out.push(blocked("threePass", 8, rowBlocks[rowBlocks.length - 1], 32));
-  if (kernelChoices(model).family === "online") out.push(blocked("fused", 4, 8, 64));
+  out.push(blocked("threePass", 8, rowBlocks[rowBlocks.length - 1], 64));
+  if (kernelChoices(model).family === "online") out.push(blocked("fused", 4, 8, 16));
   out.push({ label: "workgroup", choices: { kernel: "workgroup" } });
   return out;
 }

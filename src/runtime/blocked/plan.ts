@@ -18,6 +18,8 @@ export interface BlockedChoices {
   rowBlock?: number;
   queriesPerThread?: 4 | 8;
   workgroupSize?: number;
+  /** Threads of the per-query passes (a power of two). */
+  rowWorkgroupSize?: number;
   /** Invocations a dispatch should have at least (M is split further to reach it). */
   parallelism?: number;
 }
@@ -40,6 +42,18 @@ export const LLVMPIPE_LOOP_LIMIT = 65535;
  */
 export function loopBudgetFor(adapterDescription: string): number {
   return /llvmpipe|lavapipe/i.test(adapterDescription) ? 60000 : 1 << 20;
+}
+
+/**
+ * Rules that depend on the kind of adapter: CPU rasterizers (llvmpipe, lavapipe) run a workgroup's
+ * invocations as SIMD lanes of one core, so small workgroups balance better there (measured: the
+ * blocked passes at 16 threads took 287 ms against 375 ms at 64 for softmax (4096, 256, 64) x 8);
+ * GPUs want at least a warp or wavefront of 64.
+ */
+export function adapterChoices(adapterDescription: string): BlockedChoices {
+  return /llvmpipe|lavapipe|swiftshader/i.test(adapterDescription)
+    ? { workgroupSize: 16, rowWorkgroupSize: 32 }
+    : { workgroupSize: 64, rowWorkgroupSize: 64 };
 }
 
 /** Largest d4 whose states and partials a thread keeps in private memory. */
@@ -104,7 +118,34 @@ export function planBlocked(
   );
   const pow2Below = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
   const workgroupSize = pow2Below(Math.min(choices.workgroupSize ?? 64, maxThreads));
-  const rowWorkgroupSize = pow2Below(Math.min(256, maxThreads));
+  // Per-query passes: few threads, so their many barriers stay cheap (on llvmpipe a workgroup of
+  // 256 made them dominate: 1.5-entmax at (16384, 256, 256) took 893 ms against 422 ms with 32).
+  let rowWorkgroupSize = pow2Below(Math.min(choices.rowWorkgroupSize ?? 32, maxThreads));
+  // Each thread of a per-query pass walks M / threads entries: more threads where M is large, so
+  // every pass over the row stays within the budget.
+  const rowPasses = (wgr: number) => {
+    const its = passIterations(
+      parts,
+      {
+        schedule: parts.family === "online" ? "fused" : "threePass",
+        d4,
+        rowBlock: 1,
+        rowWorkgroupSize: wgr,
+        readoutSlice: 1,
+        halvingsPerDispatch: 1,
+      },
+      1,
+      M,
+      1,
+    );
+    return Math.max(
+      ...["row_select", "row_init", "row_weights", "row_bisect", "choose_fallback", "fused_weights"]
+        .map((k) => its[k] ?? 0),
+    );
+  };
+  while (rowPasses(rowWorkgroupSize) > loopBudget && rowWorkgroupSize * 2 <= maxThreads) {
+    rowWorkgroupSize *= 2;
+  }
   const privateFits = d4 <= PRIVATE_D4;
   // The fused schedule keeps D-long arrays per thread in private memory: fastest on llvmpipe,
   // but such arrays (indexed by a loop variable) make its first compile take minutes (Mesa
