@@ -17,7 +17,7 @@ import { type Model } from "../src/ir.ts";
 import { DEFAULT_LIMITS, type DeviceLimits, makePlan, type Plan } from "../src/plan/plan.ts";
 import { HopError } from "../src/diagnostics.ts";
 import { type Message, validateNaga, validateTint } from "../src/runtime/validate.ts";
-import { generateKernel } from "../src/wgsl/kernel.ts";
+import { generateKernel } from "../src/wgsl/spec.ts";
 import { checkOne, designCases, modelText, rowCapacityOf } from "./gpu_agreement_test.ts";
 
 import { gpuContext, gpuTest } from "./helpers/gpu.ts";

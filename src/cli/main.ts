@@ -25,7 +25,7 @@ import { checkTunable, entryOf, tune, writeTuned } from "../runtime/tune.ts";
 import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
 import { lookupTuned } from "../runtime/plan_cache.ts";
 import { adapterChoices, loopBudgetFor } from "../runtime/blocked/plan.ts";
-import { generateKernel } from "../wgsl/kernel.ts";
+import { generateKernel } from "../wgsl/spec.ts";
 import { emitModels, runtimeFiles } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 

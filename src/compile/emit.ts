@@ -3,7 +3,8 @@
 // src/runtime/standalone.ts written beside it, so it runs in Deno or a browser without hopc.
 import type { Model } from "../ir.ts";
 import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
-import { kernelChoices, kernelSpec } from "../wgsl/kernel.ts";
+import { kernelChoices } from "../plan/choices.ts";
+import { kernelSpec } from "../wgsl/spec.ts";
 import { assemble } from "../runtime/blocked/wgsl.ts";
 
 export const RUNTIME_FILE = "hopc_runtime.ts";

@@ -8,7 +8,7 @@ import type { Model } from "../ir.ts";
 import type { Mat } from "../parts/types.ts";
 import { makePlan, type Plan } from "../plan/plan.ts";
 import { checkShapes, modelError } from "../shapes.ts";
-import { kernelSpec } from "../wgsl/kernel.ts";
+import { kernelSpec } from "../wgsl/spec.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
 import {
   type BlockedChoices,

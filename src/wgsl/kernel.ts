@@ -13,7 +13,6 @@ import { poolContinuous } from "../plan/continuous_pass.ts";
 import { type KernelChoices, kernelChoices, stepsLine } from "../plan/choices.ts";
 
 export { type KernelChoices, kernelChoices, stepsLine };
-import { projectedSpec } from "./projected.ts";
 import { blockedParts } from "./blocked_parts.ts";
 import {
   type EntropyWgsl,
@@ -40,16 +39,21 @@ export interface Ctx {
   pooled?: { functions: number; ridge: number; betaScale: number } | null;
 }
 
-/** What the runtime needs besides the WGSL (see src/runtime/standalone.ts). */
-export function kernelSpec(model: Model): KernelSpec {
+/**
+ * What the runtime needs besides the WGSL, for the models that score memory rows (online and
+ * threshold families; src/wgsl/spec.ts picks the family).
+ */
+export function workgroupSpec(model: Model): KernelSpec {
   const family = kernelChoices(model).family;
-  if (family === "features" || family === "quadrature") return projectedSpec(model);
+  if (family === "features" || family === "quadrature") {
+    throw new Error(`model \`${model.name}\` scores projections: see src/wgsl/projected.ts`);
+  }
   // Box + exact continuous memory is the discrete kernel over its N pooled rows (MATH.md 4.2),
   // which the host fits at load (hopc_host.ts).
   const pooled = poolContinuous(model);
   const spec: KernelSpec = {
     name: model.name,
-    wgsl: generateKernel(model),
+    wgsl: workgroupKernel(model),
     family,
     memoryAux: similarityWgsl(model.similarity).memoryAux,
     transformsInputs: postWgsl(model.post, model.beta).transformsInputs,
@@ -72,10 +76,12 @@ export function kernelSpec(model: Model): KernelSpec {
   return spec;
 }
 
-/** The WGSL of a model: the same text for every shape (shapes arrive as override constants). */
-export function generateKernel(model: Model): string {
+/**
+ * The one-workgroup-per-query kernel of a model that scores memory rows: the same text for every
+ * shape (shapes arrive as override constants).
+ */
+export function workgroupKernel(model: Model): string {
   const plan = kernelChoices(model);
-  if (plan.family === "features" || plan.family === "quadrature") return projectedSpec(model).wgsl;
   // The pooled pass scales the scores' beta by N^(1 - alpha); tanh(beta z) keeps the model's beta.
   const pooled = poolContinuous(model);
   const ctx: Ctx = {

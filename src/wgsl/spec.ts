@@ -1,0 +1,25 @@
+// The kernel of a model, by family: the models that score memory rows (online, threshold: the
+// blocked kernels' parts plus the one-workgroup-per-query kernel, ./kernel.ts) and the models that
+// score projections of the state (features, quadrature: ./projected.ts). The two generators share
+// WGSL pieces in one direction only (projected.ts reads kernel.ts); this file is what the compiler
+// and the runtime call.
+import type { Model } from "../ir.ts";
+import { kernelChoices } from "../plan/choices.ts";
+import type { KernelSpec } from "../runtime/standalone.ts";
+import { workgroupKernel, workgroupSpec } from "./kernel.ts";
+import { projectedSpec } from "./projected.ts";
+
+function projected(model: Model): boolean {
+  const family = kernelChoices(model).family;
+  return family === "features" || family === "quadrature";
+}
+
+/** What the runtime needs to run a model (its WGSL, family, per-row numbers, host fits). */
+export function kernelSpec(model: Model): KernelSpec {
+  return projected(model) ? projectedSpec(model) : workgroupSpec(model);
+}
+
+/** The model's fixed-text kernel (the one-workgroup-per-query kernel or a projected one). */
+export function generateKernel(model: Model): string {
+  return projected(model) ? projectedSpec(model).wgsl : workgroupKernel(model);
+}
