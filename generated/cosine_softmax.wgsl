@@ -402,8 +402,7 @@ fn score_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 }
 
 
-// Candidates: every unmasked entry, compacted in index order into the query's candidate list (x, index); the row is cleared to
-// become the weight row.
+// The row max (every unmasked entry gets weight, so nothing is compacted).
 @compute @workgroup_size(WGR)
 fn row_init(@builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>) {
@@ -412,50 +411,13 @@ fn row_init(@builtin(local_invocation_index) lid: u32,
   let q = shape.q0 + local;
   if (query_done(lid, q)) { return; }
   let base = local * shape.M;
-  let cand_x = shape.nq * shape.M + base;
-  let cand_i = 2u * shape.nq * shape.M + base;
-  let i0 = block_start(lid, shape.M);
-  let i1 = block_end(lid, shape.M);
   var part_max = NO_MAX;
-  var part_count = 0.0;
-  for (var i = i0; i < i1; i = i + 1u) {
-    let s = scratch[base + i];
-    part_max = max(part_max, s);
-    part_count = part_count + select(0.0, 1.0, s > MASKED);
-  }
+  for (var i = lid; i < shape.M; i = i + WGR) { part_max = max(part_max, scratch[base + i]); }
   let m = reduce_max(lid, part_max);
-  let n = reduce_sum(lid, part_count);
-  var lo = 0.0;
-  var hi = 0.0;
-  _ = n;
-  let shift = m;
-  var mine = 0u;
-  for (var i = i0; i < i1; i = i + 1u) {
-    let s = scratch[base + i];
-    mine = mine + select(0u, 1u, s > MASKED);
-  }
-  var j = exclusive_scan(lid, mine);
-  let total = reduce_sum_u(lid, mine);
-  let clear_weights = (shape.flags & 1u) != 0u;
-  for (var i = i0; i < i1; i = i + 1u) {
-    let s = scratch[base + i];
-    if (s > MASKED) {
-      scratch[cand_x + j] = s - shift;
-      scratch[cand_i + j] = bitcast<f32>(i);
-      j = j + 1u;
-    }
-    scratch[base + i] = 0.0;
-    if (clear_weights) { weights[q * shape.M + i] = 0.0; }
-  }
-  if (lid == 0u) {
-    qinfo[q * QINFO + LO] = lo;
-    qinfo[q * QINFO + HI] = hi;
-    qinfo[q * QINFO + SHIFT] = shift;
-    qinfo[q * QINFO + COUNT] = bitcast<f32>(total);
-  }
+  if (lid == 0u) { qinfo[q * QINFO + SHIFT] = m; }
 }
 
-// Weights of the candidates, written into the weight row after normalizing.
+// p_i = exp(s_i - shift) / sum, masked entries exactly 0.
 @compute @workgroup_size(WGR)
 fn row_weights(@builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>) {
@@ -464,20 +426,18 @@ fn row_weights(@builtin(local_invocation_index) lid: u32,
   let q = shape.q0 + local;
   if (query_done(lid, q)) { return; }
   let base = local * shape.M;
-  let cand_x = shape.nq * shape.M + base;
-  let cand_i = 2u * shape.nq * shape.M + base;
-  let count = bitcast<u32>(qinfo[q * QINFO + COUNT]);
   let shift = qinfo[q * QINFO + SHIFT];
   var part_w = 0.0;
-  for (var j = lid; j < count; j = j + WGR) {
-    part_w = part_w + exp(scratch[cand_x + j]);
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    let s = scratch[base + i];
+    let w = select(0.0, exp(s - shift), s > MASKED);
+    scratch[base + i] = w;
+    part_w = part_w + w;
   }
   let total = reduce_sum(lid, part_w);
   let write_weights = (shape.flags & 1u) != 0u;
-  for (var j = lid; j < count; j = j + WGR) {
-    let w = exp(scratch[cand_x + j]);
-    let p = w / total;
-    let i = bitcast<u32>(scratch[cand_i + j]);
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    let p = scratch[base + i] / total;
     scratch[base + i] = p;
     if (write_weights) { weights[q * shape.M + i] = p; }
   }

@@ -97,7 +97,7 @@ export function passIterations(
   if (parts.mask.kind === "topk") {
     out.row_select = 4 * (cdiv(256, wgr) + perM + 256) + 2 * perM + 2 * L;
   }
-  out.row_init = 4 * perM + 6 * L;
+  out.row_init = (parts.ent.kind === "threshold" ? 4 * perM : perM) + 6 * L;
   if (parts.ent.kind === "threshold") out.row_bisect = p.halvingsPerDispatch * (perM + L + 1);
   out.row_weights = 2 * perM + L;
   return out;

@@ -142,12 +142,57 @@ ${WHICH}
 `;
 }
 
+/** The exp maps on the stored row: the max, then p_i = exp(s_i - max) / sum, in place. */
+function expPasses(parts: BlockedParts): string {
+  const zero = parts.ent.kind === "exp" && parts.ent.zeroMemory;
+  return `// The row max (every unmasked entry gets weight, so nothing is compacted).
+@compute @workgroup_size(WGR)
+fn row_init(${ARGS}) {
+${WHICH}
+  if (query_done(lid, q)) { return; }
+  let base = local * shape.M;
+  var part_max = NO_MAX;
+  for (var i = lid; i < shape.M; i = i + WGR) { part_max = max(part_max, scratch[base + i]); }
+  let m = reduce_max(lid, part_max);
+  if (lid == 0u) { qinfo[q * QINFO + SHIFT] = ${
+    zero ? "max(m, 0.0)  /* the no-op memory scores 0 */" : "m"
+  }; }
+}
+
+// p_i = exp(s_i - shift) / sum${
+    zero ? " (the sum includes softmax1's zero-score memory)" : ""
+  }, masked entries exactly 0.
+@compute @workgroup_size(WGR)
+fn row_weights(${ARGS}) {
+${WHICH}
+  if (query_done(lid, q)) { return; }
+  let base = local * shape.M;
+  let shift = qinfo[q * QINFO + SHIFT];
+  var part_w = 0.0;
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    let s = scratch[base + i];
+    let w = select(0.0, exp(s - shift), s > MASKED);
+    scratch[base + i] = w;
+    part_w = part_w + w;
+  }
+  let total = reduce_sum(lid, part_w)${zero ? " + exp(-shift)" : ""};
+  let write_weights = (shape.flags & 1u) != 0u;
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    let p = scratch[base + i] / total;
+    scratch[base + i] = p;
+    if (write_weights) { weights[q * shape.M + i] = p; }
+  }
+}
+`;
+}
+
 /** The normalizer on the stored row: candidates, threshold search, weights. */
 export function normalizerPasses(parts: BlockedParts): string {
+  if (parts.ent.kind === "exp") return expPasses(parts);
   const ent = parts.ent;
-  const threshold = ent.kind === "threshold";
-  const needsMin = threshold && ent.bracket.includes("x_min");
-  const zero = ent.kind === "exp" && ent.zeroMemory;
+  const threshold = true; // the exp maps take expPasses above
+  const needsMin = ent.bracket.includes("x_min");
+  const zero = false;
   const candidate = threshold ? "s > MASKED && shifted(s, m) > lo" : "s > MASKED";
   const xOf = threshold ? "shifted(s, m)" : "s - shift";
   return `// Candidates: ${
