@@ -407,7 +407,8 @@ fn score_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 }
 
 
-// Candidates: entries above the bracket's low end (tau >= lo, so no other entry can get weight), compacted in index order into the query's candidate list (x, index); the row is cleared to
+// Candidates: entries above the bracket's low end (tau >= lo, so no other entry can get weight),
+// compacted in index order into the query's candidate list (x, index); the row is cleared to
 // become the weight row.
 @compute @workgroup_size(WGR)
 fn row_init(@builtin(local_invocation_index) lid: u32,
@@ -436,7 +437,6 @@ fn row_init(@builtin(local_invocation_index) lid: u32,
     lo = -1.0;
     hi = -pow(1.0 / f32(n), 1.0);
   }
-  let shift = m;
   var mine = 0u;
   for (var i = i0; i < i1; i = i + 1u) {
     let s = scratch[base + i];
@@ -458,7 +458,7 @@ fn row_init(@builtin(local_invocation_index) lid: u32,
   if (lid == 0u) {
     qinfo[q * QINFO + LO] = lo;
     qinfo[q * QINFO + HI] = hi;
-    qinfo[q * QINFO + SHIFT] = shift;
+    qinfo[q * QINFO + SHIFT] = m;
     qinfo[q * QINFO + COUNT] = bitcast<f32>(total);
   }
 }
@@ -488,7 +488,8 @@ fn row_bisect(@builtin(local_invocation_index) lid: u32,
   }
 }
 
-// Weights of the candidates at tau = lo (where the sum is at least the target: never empty), written into the weight row after normalizing.
+// Weights of the candidates at tau = lo (where the sum is at least the target: never empty),
+// written into the weight row after normalizing.
 @compute @workgroup_size(WGR)
 fn row_weights(@builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>) {
@@ -502,9 +503,7 @@ fn row_weights(@builtin(local_invocation_index) lid: u32,
   let count = bitcast<u32>(qinfo[q * QINFO + COUNT]);
   let tau = qinfo[q * QINFO + LO];
   var part_w = 0.0;
-  for (var j = lid; j < count; j = j + WGR) {
-    part_w = part_w + weight(scratch[cand_x + j], tau);
-  }
+  for (var j = lid; j < count; j = j + WGR) { part_w = part_w + weight(scratch[cand_x + j], tau); }
   let total = reduce_sum(lid, part_w);
   let write_weights = (shape.flags & 1u) != 0u;
   for (var j = lid; j < count; j = j + WGR) {

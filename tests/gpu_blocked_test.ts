@@ -22,6 +22,8 @@ import {
 import type { BlockedParts } from "../src/runtime/blocked/types.ts";
 import { load, type RunChoices } from "../src/runtime/retriever.ts";
 import { gpuTest } from "./helpers/gpu.ts";
+import { planShapes, workgroupKernelIterations } from "../src/runtime/standalone.ts";
+import { kernelSpec } from "../src/wgsl/spec.ts";
 
 const LIMITS = {
   maxComputeWorkgroupStorageSize: 32768,
@@ -356,3 +358,50 @@ gpuTest("past the loop limit: M = 511 at D = 794 for 128 steps, every entropy", 
     await agree(modelOf(fields), X, Q, {}, fields);
   }
 });
+
+gpuTest(
+  "the workgroup kernel at the largest M its loop estimate allows agrees with the reference",
+  async (ctx) => {
+    // The one-workgroup-per-query kernel runs every step in one invocation; its loop estimate is
+    // what lets a tuned plan choose it. At the edge of the estimate it must still be right (past
+    // llvmpipe's real limit it would silently stop its loops), and one row more is refused.
+    for (
+      const fields of [
+        "entropy shannon beta 4",
+        "entropy sparsemax beta 4",
+        "mask topk(k = 8) beta 4",
+      ]
+    ) {
+      const model = modelOf(fields);
+      const kernel = kernelSpec(model);
+      const D = 64, budget = 60000;
+      const fits = (M: number) =>
+        workgroupKernelIterations(
+          kernel,
+          planShapes(kernel, M, D, ctx.limits),
+          M,
+          1,
+          kernel.blocked!.bisection,
+        ) <= budget;
+      let lo = 1, hi = 1 << 22;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (fits(mid)) lo = mid;
+        else hi = mid - 1;
+      }
+      const { X, Q } = data(lo, D, 2, 51, 0.5);
+      await agree(
+        model,
+        X,
+        Q,
+        { kernel: "workgroup", loopBudget: budget },
+        `${fields} at M = ${lo}`,
+      );
+      const { X: over } = data(lo + 1, D, 2, 51, 0.5);
+      await assert.rejects(
+        () => load(model, over, undefined, { kernel: "workgroup", loopBudget: budget }),
+        /loop iterations/,
+      );
+    }
+  },
+);

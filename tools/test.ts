@@ -22,6 +22,8 @@ interface Outcome {
 async function runOnce(args: string[]): Promise<Outcome> {
   const env = { ...Deno.env.toObject() };
   env.XDG_RUNTIME_DIR ??= Deno.makeTempDirSync({ prefix: "hopc-xdg-" });
+  // Tests plan with the rules (and their own tuned entries), never a developer's plan cache.
+  env.HOPC_PLAN_CACHE ??= `${Deno.makeTempDirSync({ prefix: "hopc-plans-" })}/plans.json`;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", "--no-check=remote", ...args],
     env,

@@ -186,20 +186,14 @@ ${WHICH}
 `;
 }
 
-/** The normalizer on the stored row: candidates, threshold search, weights. */
+/** The threshold maps on the stored row: candidates, threshold search, weights. */
 export function normalizerPasses(parts: BlockedParts): string {
   if (parts.ent.kind === "exp") return expPasses(parts);
   const ent = parts.ent;
-  const threshold = true; // the exp maps take expPasses above
   const needsMin = ent.bracket.includes("x_min");
-  const zero = false;
-  const candidate = threshold ? "s > MASKED && shifted(s, m) > lo" : "s > MASKED";
-  const xOf = threshold ? "shifted(s, m)" : "s - shift";
-  return `// Candidates: ${
-    threshold
-      ? "entries above the bracket's low end (tau >= lo, so no other entry can get weight)"
-      : "every unmasked entry"
-  }, compacted in index order into the query's candidate list (x, index); the row is cleared to
+  const candidate = "s > MASKED && shifted(s, m) > lo";
+  return `// Candidates: entries above the bracket's low end (tau >= lo, so no other entry can get weight),
+// compacted in index order into the query's candidate list (x, index); the row is cleared to
 // become the weight row.
 @compute @workgroup_size(WGR)
 fn row_init(${ARGS}) {
@@ -231,8 +225,9 @@ ${
       : ""
   }  var lo = 0.0;
   var hi = 0.0;
-  ${threshold ? `{\n    ${ent.bracket}\n  }` : "_ = n;"}
-  let shift = ${zero ? "max(m, 0.0)  /* the no-op memory scores 0 */" : "m"};
+  {
+    ${ent.bracket}
+  }
   var mine = 0u;
   for (var i = i0; i < i1; i = i + 1u) {
     let s = scratch[base + i];
@@ -244,7 +239,7 @@ ${
   for (var i = i0; i < i1; i = i + 1u) {
     let s = scratch[base + i];
     if (${candidate}) {
-      scratch[cand_x + j] = ${xOf};
+      scratch[cand_x + j] = shifted(s, m);
       scratch[cand_i + j] = bitcast<f32>(i);
       j = j + 1u;
     }
@@ -254,13 +249,11 @@ ${
   if (lid == 0u) {
     qinfo[q * QINFO + LO] = lo;
     qinfo[q * QINFO + HI] = hi;
-    qinfo[q * QINFO + SHIFT] = shift;
+    qinfo[q * QINFO + SHIFT] = m;
     qinfo[q * QINFO + COUNT] = bitcast<f32>(total);
   }
 }
-${
-    threshold
-      ? `
+
 // shape.halvings halvings of [lo, hi] over the candidates: f(tau) = sum summand(x, tau) - ${ent.target}
 // decreases in tau (MATH.md 3.4-3.7). Further dispatches continue from the stored bracket.
 @compute @workgroup_size(WGR)
@@ -282,12 +275,9 @@ ${WHICH}
     qinfo[q * QINFO + HI] = hi;
   }
 }
-`
-      : ""
-  }
-// Weights of the candidates${
-    threshold ? " at tau = lo (where the sum is at least the target: never empty)" : ""
-  }, written into the weight row${threshold && !ent.normalize ? "" : " after normalizing"}.
+
+// Weights of the candidates at tau = lo (where the sum is at least the target: never empty),
+// written into the weight row${ent.normalize ? " after normalizing" : ""}.
 @compute @workgroup_size(WGR)
 fn row_weights(${ARGS}) {
 ${WHICH}
@@ -296,18 +286,14 @@ ${WHICH}
   let cand_x = shape.nq * shape.M + base;
   let cand_i = 2u * shape.nq * shape.M + base;
   let count = bitcast<u32>(qinfo[q * QINFO + COUNT]);
-  ${threshold ? "let tau = qinfo[q * QINFO + LO];" : "let shift = qinfo[q * QINFO + SHIFT];"}
+  let tau = qinfo[q * QINFO + LO];
   var part_w = 0.0;
-  for (var j = lid; j < count; j = j + WGR) {
-    part_w = part_w + ${
-    threshold ? "weight(scratch[cand_x + j], tau)" : "exp(scratch[cand_x + j])"
-  };
-  }
-  let total = reduce_sum(lid, part_w)${zero ? " + exp(-shift)" : ""};
+  for (var j = lid; j < count; j = j + WGR) { part_w = part_w + weight(scratch[cand_x + j], tau); }
+  let total = reduce_sum(lid, part_w);
   let write_weights = (shape.flags & 1u) != 0u;
   for (var j = lid; j < count; j = j + WGR) {
-    let w = ${threshold ? "weight(scratch[cand_x + j], tau)" : "exp(scratch[cand_x + j])"};
-    let p = ${threshold && !ent.normalize ? "w" : "w / total"};
+    let w = weight(scratch[cand_x + j], tau);
+    let p = ${ent.normalize ? "w / total" : "w"};
     let i = bitcast<u32>(scratch[cand_i + j]);
     scratch[base + i] = p;
     if (write_weights) { weights[q * shape.M + i] = p; }

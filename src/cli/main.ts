@@ -202,7 +202,7 @@ async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): 
     try {
       plan = makePlan(model, shape, limits, run);
     } catch (e) {
-      if (!tuned) throw e;
+      if (!tuned || !(e instanceof HopError)) throw e;
       // A tuned plan that does not fit this shape: the rules decide.
       plan = makePlan(model, shape, limits, {
         loopBudget: run.loopBudget,

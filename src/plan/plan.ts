@@ -12,12 +12,7 @@ import { HopError } from "../diagnostics.ts";
 import { type Model, Steps } from "../ir.ts";
 import type { Shapes } from "../shapes.ts";
 import { kernelChoices } from "./choices.ts";
-import {
-  type BlockedChoices,
-  BlockedPlanError,
-  loopBudgetFor,
-  planBlocked,
-} from "../runtime/blocked/plan.ts";
+import { type BlockedChoices, loopBudgetFor, planBlocked } from "../runtime/blocked/plan.ts";
 import type { BlockedPlan } from "../runtime/blocked/types.ts";
 import { quadratureUnsupported } from "../wgsl/projected.ts";
 import { poolContinuous } from "./continuous_pass.ts";
@@ -199,7 +194,7 @@ export function makePlan(
       ...(lowering ? { lowering } : {}),
     });
   } catch (e) {
-    if (e instanceof PlanError || e instanceof BlockedPlanError) throw error(e.message, e.hint);
+    if (e instanceof PlanError) throw error(e.message, e.hint);
     throw e;
   }
 }

@@ -29,7 +29,7 @@ export interface Retriever {
   readonly shapes: { M: number; D: number };
   /** Bytes the memory occupies on the device (its rows and their per-row numbers). */
   readonly deviceBytes: number;
-  /** The generated WGSL (what `hopc compile` writes). */
+  /** The WGSL that runs this model (the blocked kernels as planned for these shapes). */
   readonly code: string;
   /** The blocked kernels' plan when they run this model (null: another kernel family). */
   readonly blockedPlan: BlockedPlan | null;
@@ -68,8 +68,10 @@ export async function load(
     if (tuned) {
       try {
         return await load(model, X, ctx, { ...choices, ...tuned });
-      } catch {
+      } catch (e) {
         // A tuned plan that does not fit this shape (same bucket, larger M): the rules decide.
+        // Anything else is a real failure and is not hidden.
+        if (!(e instanceof HopError)) throw e;
       }
     }
   }
@@ -90,7 +92,7 @@ export async function load(
     plan,
     shapes: { M, D },
     deviceBytes: retrieval.memoryBytes,
-    code: kernel.wgsl,
+    code: retrieval.wgsl,
     blockedPlan: retrieval.blockedPlan,
     async retrieve(Q, opts = {}) {
       const { B } = checkShapes(model, X, Q);

@@ -14,8 +14,8 @@
 
 import { type HostPrep, hostRows } from "./hopc_host.ts";
 import type { BlockedParts, BlockedPlan } from "./blocked/types.ts";
-import { type BlockedChoices, BlockedPlanError, planBlocked } from "./blocked/plan.ts";
-import { BlockedRetrieval } from "./blocked/run.ts";
+import { type BlockedChoices, planBlocked, PlanError } from "./blocked/plan.ts";
+import { BlockedRetrieval, checkedModule, padRows as padChunks } from "./blocked/run.ts";
 
 export type { BlockedChoices, BlockedParts, BlockedPlan, HostPrep };
 export { BlockedRetrieval };
@@ -88,12 +88,7 @@ export interface ShapePlan {
 }
 
 /** The data does not fit this adapter (a message for people, naming the limit). */
-export class PlanError extends Error {
-  constructor(message: string, readonly hint: string) {
-    super(message);
-    this.name = "PlanError";
-  }
-}
+export { PlanError };
 
 const F32 = 4, VEC4 = 16;
 
@@ -291,18 +286,7 @@ function compile(
   }
   pipelineStats.builds++;
   const build = (async () => {
-    const module = device.createShaderModule({ label: `hopc ${kernel.name}`, code: kernel.wgsl });
-    const info = await module.getCompilationInfo();
-    const errors = info.messages.filter((m) => m.type === "error");
-    if (errors.length > 0) {
-      const lines = kernel.wgsl.split("\n");
-      throw new Error(
-        `the WGSL of model \`${kernel.name}\` does not compile (a hopc bug):\n` +
-          errors.map((m) =>
-            `  ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1] ?? ""}`
-          ).join("\n"),
-      );
-    }
+    const module = await checkedModule(device, kernel.name, kernel.wgsl);
     const layout = device.createBindGroupLayout({
       label: "hopc retrieval",
       entries: layoutEntries(),
@@ -415,11 +399,7 @@ export function padRows(
   D: number,
   paddedDim: number,
 ): Float32Array<ArrayBuffer> {
-  const out = new Float32Array(rows * paddedDim);
-  for (let i = 0; i < rows; i++) {
-    for (let d = 0; d < D; d++) out[i * paddedDim + d] = data[i * D + d];
-  }
-  return out;
+  return padChunks(data, rows, D, paddedDim / 4);
 }
 
 export interface LoadOptions {
@@ -451,6 +431,8 @@ export interface Loaded {
   readonly memoryBytes: number;
   /** The blocked plan when the blocked kernels run, else null. */
   readonly blockedPlan: BlockedPlan | null;
+  /** The WGSL that runs (the blocked kernels as planned, or the kernel's fixed text). */
+  readonly wgsl: string;
   retrieve(
     Q: ArrayLike<number>,
     B: number,
@@ -485,7 +467,6 @@ export function workgroupKernelIterations(
     step += (bisection + 6) * (perM + L) + Math.ceil(M / plan.groups) * Math.ceil(d4 / ch);
     if (kernel.mask === "topk") step += (34 + Math.ceil(Math.log2(M + 1))) * (perM + L);
   }
-  if (kernel.mask === "random") step += 0;
   return Math.ceil(1.25 * (steps * step + (kernel.mask === "random" ? 3 * (perM + L) : 0)));
 }
 
@@ -507,6 +488,10 @@ export class Retrieval {
 
   get blockedPlan(): null {
     return null;
+  }
+
+  get wgsl(): string {
+    return this.kernel.wgsl;
   }
 
   static async load(
@@ -538,13 +523,7 @@ export class Retrieval {
     const limits = opts.limits ?? device.limits;
     const budget = opts.loopBudget ?? DEFAULT_LOOP_BUDGET;
     if (kernel.blocked && opts.kernel !== "workgroup") {
-      let plan: BlockedPlan;
-      try {
-        plan = planBlocked(kernel.blocked, M, D, limits, budget, opts.blocked);
-      } catch (e) {
-        if (e instanceof BlockedPlanError) throw new PlanError(e.message, e.hint);
-        throw e;
-      }
+      const plan = planBlocked(kernel.blocked, M, D, limits, budget, opts.blocked);
       const loaded = await BlockedRetrieval.load(device, kernel.blocked, plan, X, M, D, {
         limits,
         memoriesTransformed: opts.memoriesTransformed,
@@ -553,14 +532,8 @@ export class Retrieval {
       return {
         memoryBytes: loaded.memoryBytes,
         blockedPlan: plan,
-        retrieve: async (Q, B, o) => {
-          try {
-            return await loaded.retrieve(Q, B, o);
-          } catch (e) {
-            if (e instanceof BlockedPlanError) throw new PlanError(e.message, e.hint);
-            throw e;
-          }
-        },
+        wgsl: loaded.wgsl,
+        retrieve: (Q, B, o) => loaded.retrieve(Q, B, o),
         destroy: () => loaded.destroy(),
       };
     }

@@ -2,12 +2,10 @@
 // Each part module in src/parts/ states its lowering next to its float64 reference; this file
 // holds only the shapes of those lowerings and two helpers for writing them.
 
-/** f32 literal that WGSL accepts (always has a decimal point or exponent). */
-export function f32(v: number): string {
-  if (!Number.isFinite(v)) throw new Error(`non-finite constant ${v}`);
-  const s = Math.fround(v).toString();
-  return /[.eE]/.test(s) ? s : `${s}.0`;
-}
+import { f32 } from "../runtime/blocked/wgsl_common.ts";
+
+/** f32 literal that WGSL accepts (one copy, in the self-contained blocked runtime). */
+export { f32 };
 
 /** [t]_+^e with the integer exponents as multiplications (MATH.md 3.12: pow(x<0) is undefined). */
 export function positivePower(t: string, e: number): string {

@@ -25,10 +25,10 @@ export interface BlockedChoices {
 }
 
 /** The data does not fit this adapter (a message for people, naming the limit). */
-export class BlockedPlanError extends Error {
+export class PlanError extends Error {
   constructor(message: string, readonly hint: string) {
     super(message);
-    this.name = "BlockedPlanError";
+    this.name = "PlanError";
   }
 }
 
@@ -89,10 +89,8 @@ export function passIterations(
     out.fused_weights = perM;
     return out;
   }
-  const ds = p.readoutSlice;
   out.score_rows = 24 + blocks * (d4 + 1 + 8 * rb);
-  out.readout_rows = 8 + blocks + 8; // the slice of ds chunks is written out, not looped
-  void ds;
+  out.readout_rows = 8 + blocks + 8; // the slice of readoutSlice chunks is written out, not looped
   if (parts.mask.kind === "topk") {
     out.row_select = 4 * (cdiv(256, wgr) + perM + 256) + 2 * perM + 2 * L;
   }
@@ -163,7 +161,7 @@ export function planBlocked(
   const wgBytes = 2 * rowWorkgroupSize * F32 + F32 + 2 * d4 * VEC4 +
     (parts.mask.kind === "topk" ? 256 * F32 + 8 : 0);
   if (wgBytes > limits.maxComputeWorkgroupStorageSize) {
-    throw new BlockedPlanError(
+    throw new PlanError(
       `dimension D = ${D} needs ${wgBytes} bytes of workgroup memory, over this adapter's ${limits.maxComputeWorkgroupStorageSize}`,
       "use --device cpu (the float64 reference) for vectors this long",
     );
@@ -175,7 +173,7 @@ export function planBlocked(
   let rowsPerSplit = rowBlock;
   const fits = (rows: number) => blockedPasses.every((k) => at(rows)[k] <= loopBudget);
   if (!fits(rowsPerSplit)) {
-    throw new BlockedPlanError(
+    throw new PlanError(
       `one block of ${rowBlock} rows at D = ${D} exceeds the adapter's loop budget of ${loopBudget} iterations per invocation`,
       "use --device cpu (the float64 reference) for vectors this long",
     );
@@ -214,7 +212,7 @@ export function planBlocked(
   plan.iterations = passIterations(parts, plan, plan.rowsPerSplit, M, splits.total);
   for (const [pass, n] of Object.entries(plan.iterations)) {
     if (n > loopBudget) {
-      throw new BlockedPlanError(
+      throw new PlanError(
         `M = ${M} needs ${n} loop iterations per invocation in pass ${pass}, over the adapter's budget of ${loopBudget}`,
         "split the memories into several models, or use --device cpu",
       );
@@ -273,7 +271,7 @@ export function sliceQueries(
       nq = Math.floor(nq / 2);
     }
   }
-  throw new BlockedPlanError(
+  throw new PlanError(
     `one query's score row and partials at M = ${M} exceed the storage binding limit of ${binding} bytes`,
     "split the memories into several models, or use --device cpu",
   );

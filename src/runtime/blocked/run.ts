@@ -4,17 +4,32 @@
 import type { BlockedParts, BlockedPlan } from "./types.ts";
 import { assemble, entryPoints } from "./wgsl.ts";
 import { BLOCKED_BINDINGS, QINFO, SHAPE_FIELDS, type ShapeField, SLOT } from "./wgsl_common.ts";
-import {
-  type BlockedLimits,
-  BlockedPlanError,
-  passIterations,
-  sliceQueries,
-  splitsFor,
-} from "./plan.ts";
+import { type BlockedLimits, passIterations, PlanError, sliceQueries, splitsFor } from "./plan.ts";
 
 interface Compiled {
   layout: GPUBindGroupLayout;
   pipelines: Map<string, GPUComputePipeline>;
+}
+
+/** A shader module, or an error naming the model and each WGSL line the compiler rejects. */
+export async function checkedModule(
+  device: GPUDevice,
+  name: string,
+  wgsl: string,
+): Promise<GPUShaderModule> {
+  const module = device.createShaderModule({ label: `hopc ${name}`, code: wgsl });
+  const info = await module.getCompilationInfo();
+  const errors = info.messages.filter((m) => m.type === "error");
+  if (errors.length > 0) {
+    const lines = wgsl.split("\n");
+    throw new Error(
+      `the WGSL of model \`${name}\` does not compile (a hopc bug):\n` +
+        errors.map((m) =>
+          `  ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1] ?? ""}`
+        ).join("\n"),
+    );
+  }
+  return module;
 }
 
 const cache = new WeakMap<GPUDevice, Map<string, Promise<Compiled>>>();
@@ -35,18 +50,7 @@ function compile(
   }
   blockedStats.builds++;
   const build = (async (): Promise<Compiled> => {
-    const module = device.createShaderModule({ label: `hopc ${name}`, code: wgsl });
-    const info = await module.getCompilationInfo();
-    const errors = info.messages.filter((m) => m.type === "error");
-    if (errors.length > 0) {
-      const lines = wgsl.split("\n");
-      throw new Error(
-        `the WGSL of model \`${name}\` does not compile (a hopc bug):\n` +
-          errors.map((m) =>
-            `  ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1] ?? ""}`
-          ).join("\n"),
-      );
-    }
+    const module = await checkedModule(device, name, wgsl);
     const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
       binding,
       visibility: GPUShaderStage.COMPUTE,
@@ -90,7 +94,7 @@ function compile(
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 
 /** D-column rows as zero-padded rows of 4 * d4 columns, in float32. */
-function padRows(data: ArrayLike<number>, rows: number, D: number, d4: number, from = 0) {
+export function padRows(data: ArrayLike<number>, rows: number, D: number, d4: number, from = 0) {
   const out = new Float32Array(rows * d4 * 4);
   for (let i = 0; i < rows; i++) {
     for (let d = 0; d < D; d++) out[i * d4 * 4 + d] = data[(from + i) * D + d];
@@ -114,6 +118,8 @@ export interface BlockedResult {
 /** One model bound to its memories on one device, run by the blocked kernels. */
 export class BlockedRetrieval {
   #bufs = new Map<string, GPUBuffer>();
+  /** Uniform slots and bind groups per call signature (see #retrieve). */
+  #bound = new Map<string, { uniform: GPUBuffer; buffers: GPUBuffer[]; groups: GPUBindGroup[] }>();
   #last: Promise<unknown> = Promise.resolve();
   private constructor(
     readonly device: GPUDevice,
@@ -321,7 +327,7 @@ export class BlockedRetrieval {
       ]] as const
     ) {
       if (bytes > binding) {
-        throw new BlockedPlanError(
+        throw new PlanError(
           `the ${what} of ${B} queries need ${bytes} bytes, over the storage binding limit of ${binding}`,
           "retrieve fewer queries per call",
         );
@@ -336,10 +342,23 @@ export class BlockedRetrieval {
     const qinfo = this.#buffer("qinfo", B * QINFO * 4, STORAGE);
     const weights = this.#buffer("weights", wantWeights ? B * M * 4 : 16, STORAGE);
     const scratch = this.#buffer("scratch", threePass ? 3 * nq * M * 4 : 16, STORAGE);
+    // The finish pass loops over every split: fewer, longer splits when it would pass the budget.
+    // A layout whose passes still exceed it is refused, never run (its loops would stop early).
     const layouts = slices.map((s) => {
       let split = splitsFor(plan, M, s.nq, parallelism);
-      const iterations = passIterations(parts, plan, split.rowsPerSplit, M, split.total);
-      if (iterations.finish > plan.loopBudget) split = splitsFor(plan, M, s.nq, 1);
+      let iterations = passIterations(parts, plan, split.rowsPerSplit, M, split.total);
+      if (iterations.finish > plan.loopBudget) {
+        split = splitsFor(plan, M, s.nq, 1);
+        iterations = passIterations(parts, plan, split.rowsPerSplit, M, split.total);
+      }
+      for (const [pass, n] of Object.entries(iterations)) {
+        if (n > plan.loopBudget) {
+          throw new PlanError(
+            `pass ${pass} would run ${n} loop iterations per invocation at M = ${M}, over the adapter's budget of ${plan.loopBudget}`,
+            "split the memories into several models, or use --device cpu",
+          );
+        }
+      }
       return split;
     });
     const partialBytes = Math.max(
@@ -383,19 +402,37 @@ export class BlockedRetrieval {
       fields.push({ ...common, halvings: lastHalvings });
       lastSlot.push(fields.length - 1);
     });
-    const uniform = this.#uniform(fields);
-    const groups = this.chunks.map((c) =>
-      this.#group(uniform, {
-        memories: c.memories,
-        memoryAux: c.aux,
-        queries,
-        states,
-        scratch,
-        partials,
-        qinfo,
-        weights,
-      })
-    );
+    // The uniforms and bind groups of a call depend on its fields and buffers only: calls with
+    // the same B and flags reuse them (buffers are recreated only when a call needs more room).
+    const callBuffers = [queries, states, scratch, partials, qinfo, weights];
+    const key = JSON.stringify(fields);
+    let bound = this.#bound.get(key);
+    if (!bound || bound.buffers.some((b, i) => b !== callBuffers[i])) {
+      bound?.uniform.destroy();
+      const uniform = this.#uniform(fields);
+      bound = {
+        uniform,
+        buffers: callBuffers,
+        groups: this.chunks.map((c) =>
+          this.#group(uniform, {
+            memories: c.memories,
+            memoryAux: c.aux,
+            queries,
+            states,
+            scratch,
+            partials,
+            qinfo,
+            weights,
+          })
+        ),
+      };
+      if (this.#bound.size >= 16) { // many distinct batch sizes: start over
+        for (const b of this.#bound.values()) b.uniform.destroy();
+        this.#bound.clear();
+      }
+      this.#bound.set(key, bound);
+    }
+    const groups = bound.groups;
     const pipe = (name: string) => this.compiled.pipelines.get(name)!;
     const encoder = device.createCommandEncoder({ label: `hopc ${parts.name}` });
     const pass = encoder.beginComputePass();
@@ -463,12 +500,13 @@ export class BlockedRetrieval {
       return result;
     } finally {
       readback.unmap();
-      uniform.destroy();
     }
   }
 
   destroy(): void {
     for (const b of this.#bufs.values()) b.destroy();
+    for (const b of this.#bound.values()) b.uniform.destroy();
+    this.#bound.clear();
     for (const b of this.#dummies.values()) b.destroy();
     for (const c of this.chunks) {
       c.memories.destroy();
