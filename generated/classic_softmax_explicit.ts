@@ -13,7 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 1,
-  blocked: {"name":"classic_softmax_explicit","file":"examples/softmax.hop","header":["  scores  = beta * similarity(X, q)     beta = 8; s_i = x_i . q","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":8,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":""},
+  blocked: {"name":"classic_softmax_explicit","file":"examples/softmax.hop","header":["  scores  = beta * similarity(X, q)     beta = 8; s_i = x_i . q","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":8,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":"","projected":null},
   wgsl: `// hopc retrieval kernel for model \`classic_softmax_explicit\` (examples/softmax.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 8; s_i = x_i . q

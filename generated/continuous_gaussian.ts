@@ -15,6 +15,7 @@ export const kernel: KernelSpec = {
   minMemories: 1,
   rowExtra: 500,
   hostPrep: {"kind":"continuous","spec":{"basis":"gaussian","functions":8,"width":0.125,"ridge":0.5,"points":500},"pointAux":"none"},
+  blocked: {"name":"continuous_gaussian","file":"examples/continuous.hop","header":["  continuous memory (MATH.md 4): 8 gaussian basis functions of width 0.125, coefficients B (N x D)","  r       = B q;  s_j = beta * similarity(x(t_j), q) at t_j = j / 499   s_i = x_i . q","  density = p = softmax(s)   (over t, trapezoid rule)","  q       = post(B^T E_p[psi])                                  q = z","  steps   = 1","","The coefficients B are fitted once per load on the host (float64 ridge regression); psi_n(t_j)","is computed where it is needed, only for the basis functions within 9 widths of t_j."],"beta":1,"maxSteps":1,"tol":null,"family":"quadrature","sim":{"math":"r = B q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":"","projected":{"kind":"quadrature","basis":"gaussian","N":8,"P":500,"width":0.125,"reach":1.125,"basisPerPoint":8,"pointsPerBasis":500,"beta":4,"finish":"acc","density":{"kind":"exp"}}},
   wgsl: `// hopc retrieval kernel for model \`continuous_gaussian\` (examples/continuous.hop)
 //
 //   continuous memory (MATH.md 4): 8 gaussian basis functions of width 0.125, coefficients B (N x D)

@@ -14,6 +14,7 @@ export const kernel: KernelSpec = {
   mask: "none",
   minMemories: 1,
   hostPrep: {"kind":"features","spec":{"map":"elu","count":256,"seed":0},"beta":1},
+  blocked: {"name":"elu_features","file":"examples/features.hop","header":["  features retrieval (MATH.md 5.2), map = elu, F = D (W = I)","  q       = post( KV^T phi(q) / (ksum^T phi(q) + 1e-6) )     q = z","  steps   = 1","","The memory holds W (F rows) then KV (F rows), memory_aux holds ksum (F) and the keys' shift","c_k, all built once per load on the host: a step costs O(F D) per query whatever the number of","memories. Positive features are stabilized exactly: phi(q) is divided by e^{c_q} with c_q its","largest exponent, and the 1e-6 is rescaled by e^{-(c_k + c_q)} to match (see features.ts)."],"beta":1,"maxSteps":1,"tol":null,"family":"features","sim":{"math":"a = sqrt(beta) q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"1.0 * acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":"","projected":{"kind":"features","map":"elu","logEps":-13.815510557964274,"reluFloor":0.001}},
   wgsl: `// hopc retrieval kernel for model \`elu_features\` (examples/features.hop)
 //
 //   features retrieval (MATH.md 5.2), map = elu, F = D (no random matrix)

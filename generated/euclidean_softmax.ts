@@ -13,7 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 1,
-  blocked: {"name":"euclidean_softmax","file":"examples/similarities.hop","header":["  scores  = beta * similarity(X, q)     beta = 2; s_i = -|x_i - q|^2 / 2 = x_i . q - |x_i|^2/2 - |q|^2/2","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 3"],"beta":2,"maxSteps":3,"tol":null,"family":"online","sim":{"math":"s_i = -|x_i - q|^2 / 2 = x_i . q - |x_i|^2/2 - |q|^2/2","memoryAux":"half_sq_norm","queryAux":"half_sq_norm","linear":true,"accumulate":"dot(x, q)","finish":"acc - mem_aux - query_aux"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":""},
+  blocked: {"name":"euclidean_softmax","file":"examples/similarities.hop","header":["  scores  = beta * similarity(X, q)     beta = 2; s_i = -|x_i - q|^2 / 2 = x_i . q - |x_i|^2/2 - |q|^2/2","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 3"],"beta":2,"maxSteps":3,"tol":null,"family":"online","sim":{"math":"s_i = -|x_i - q|^2 / 2 = x_i . q - |x_i|^2/2 - |q|^2/2","memoryAux":"half_sq_norm","queryAux":"half_sq_norm","linear":true,"accumulate":"dot(x, q)","finish":"acc - mem_aux - query_aux"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":"","projected":null},
   wgsl: `// hopc retrieval kernel for model \`euclidean_softmax\` (examples/similarities.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 2; s_i = -|x_i - q|^2 / 2 = x_i . q - |x_i|^2/2 - |q|^2/2

@@ -13,7 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 1,
-  blocked: {"name":"manhattan_softmax","file":"examples/similarities.hop","header":["  scores  = beta * similarity(X, q)     beta = 1.5; s_i = -sum_d |x_id - q_d|","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":1.5,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = -sum_d |x_id - q_d|","memoryAux":"none","queryAux":"none","linear":false,"accumulate":"dot(abs(x - q), vec4<f32>(1.0))","finish":"-acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":""},
+  blocked: {"name":"manhattan_softmax","file":"examples/similarities.hop","header":["  scores  = beta * similarity(X, q)     beta = 1.5; s_i = -sum_d |x_id - q_d|","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":1.5,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = -sum_d |x_id - q_d|","memoryAux":"none","queryAux":"none","linear":false,"accumulate":"dot(abs(x - q), vec4<f32>(1.0))","finish":"-acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":"","projected":null},
   wgsl: `// hopc retrieval kernel for model \`manhattan_softmax\` (examples/similarities.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 1.5; s_i = -sum_d |x_id - q_d|

@@ -13,7 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 1,
-  blocked: {"name":"softmax_plus_one","file":"examples/structured.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  weights = p_i = exp(s_i) / (1 + sum_j exp(s_j))","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":4,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p_i = exp(s_i) / (1 + sum_j exp(s_j))","zeroMemory":true},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":""},
+  blocked: {"name":"softmax_plus_one","file":"examples/structured.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  weights = p_i = exp(s_i) / (1 + sum_j exp(s_j))","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":4,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p_i = exp(s_i) / (1 + sum_j exp(s_j))","zeroMemory":true},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":"","projected":null},
   wgsl: `// hopc retrieval kernel for model \`softmax_plus_one\` (examples/structured.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q

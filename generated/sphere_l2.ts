@@ -13,7 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: true,
   mask: "none",
   minMemories: 1,
-  blocked: {"name":"sphere_l2","file":"examples/posts.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  weights = p = softmax(s)","  q       = post(X^T weights)           q = r z / |z|, r = 2 (0 when z = 0)","  steps   = 3"],"beta":4,"maxSteps":3,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = r z / |z|, r = 2 (0 when z = 0)","transformsInputs":true,"needs":["sq_norm"],"chunk":"select(vec4<f32>(0.0), v * (2.0 / sqrt(sq_norm)), sq_norm > 0.0)"},"mask":{"kind":"none"},"rngWgsl":""},
+  blocked: {"name":"sphere_l2","file":"examples/posts.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  weights = p = softmax(s)","  q       = post(X^T weights)           q = r z / |z|, r = 2 (0 when z = 0)","  steps   = 3"],"beta":4,"maxSteps":3,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = r z / |z|, r = 2 (0 when z = 0)","transformsInputs":true,"needs":["sq_norm"],"chunk":"select(vec4<f32>(0.0), v * (2.0 / sqrt(sq_norm)), sq_norm > 0.0)"},"mask":{"kind":"none"},"rngWgsl":"","projected":null},
   wgsl: `// hopc retrieval kernel for model \`sphere_l2\` (examples/posts.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q

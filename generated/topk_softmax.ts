@@ -13,7 +13,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "topk",
   minMemories: 4,
-  blocked: {"name":"topk_softmax","file":"examples/masks.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  mask    = keep the 4 largest scores (ties: lowest index)","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":4,"maxSteps":1,"tol":null,"family":"threshold","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"topk","math":"keep the 4 largest scores (ties: lowest index)","k":4},"rngWgsl":""},
+  blocked: {"name":"topk_softmax","file":"examples/masks.hop","header":["  scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q","  mask    = keep the 4 largest scores (ties: lowest index)","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":4,"maxSteps":1,"tol":null,"family":"threshold","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"topk","math":"keep the 4 largest scores (ties: lowest index)","k":4},"rngWgsl":"","projected":null},
   wgsl: `// hopc retrieval kernel for model \`topk_softmax\` (examples/masks.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 4; s_i = x_i . q

@@ -33,7 +33,9 @@ const LIMITS = {
   maxComputeWorkgroupsPerDimension: 65535,
 };
 
-type PlanParts = Pick<BlockedParts, "family" | "mask" | "ent" | "bisection">;
+type PlanParts =
+  & Pick<BlockedParts, "family" | "mask" | "ent" | "bisection">
+  & Partial<Pick<BlockedParts, "projected">>;
 const FAMILIES: PlanParts[] = [
   {
     family: "online",
@@ -82,6 +84,32 @@ const FAMILIES: PlanParts[] = [
       normalize: false,
     },
     bisection: 40,
+  },
+  {
+    family: "features",
+    mask: { kind: "none" },
+    ent: { kind: "exp", math: "", zeroMemory: false },
+    bisection: 0,
+    projected: { kind: "features", map: "positive", logEps: -13.8, reluFloor: 1e-3 },
+  },
+  {
+    family: "quadrature",
+    mask: { kind: "none" },
+    ent: { kind: "exp", math: "", zeroMemory: false },
+    bisection: 0,
+    projected: {
+      kind: "quadrature",
+      basis: "gaussian",
+      N: 64,
+      P: 500,
+      width: 1 / 64,
+      reach: 9 / 64,
+      basisPerPoint: 20,
+      pointsPerBasis: 142,
+      beta: 1,
+      finish: "acc",
+      density: { kind: "threshold", lo: -1000, iterations: 40 },
+    },
   },
 ];
 
@@ -254,7 +282,6 @@ function candidatePlans(model: Model): { label: string; choices: RunChoices }[] 
     label: "threePass wg64 rows256",
     choices: { blocked: { workgroupSize: 64, rowWorkgroupSize: 256 } },
   });
-  out.push({ label: "workgroup", choices: { kernel: "workgroup" } });
   return out;
 }
 
@@ -282,6 +309,47 @@ for (const fields of MODELS) {
     await agree(model, X, Q, { loopBudget: 2000 }, "budget 2000", { weights: true });
   });
 }
+
+// The projected families: their score rows are projections of the state (W q, or B q), their
+// per-query pass makes the weights (features' phi / ksum . phi, the quadrature density's E[psi]).
+const PROJECTED = [
+  {
+    fields: "similarity features(map = positive, count = 48, seed = 3) beta 2 steps 2",
+    weights: false,
+  },
+  { fields: "similarity features(map = relu, count = 40) post l2 beta 3", weights: false },
+  { fields: "similarity features(map = elu) post layernorm beta 2 steps 2", weights: false },
+  { fields: "memory continuous(basis = gaussian, functions = 24) beta 6 steps 2", weights: true },
+  {
+    fields:
+      "memory continuous(basis = box, functions = 16, quadrature = trapezoid) entropy tsallis(alpha = 1.5) similarity cosine beta 8",
+    weights: true,
+  },
+  {
+    fields:
+      "memory continuous(basis = gaussian, functions = 12) entropy sparsemax similarity euclidean post tanh beta 4 steps until(tol = 1e-5, max = 6)",
+    weights: true,
+  },
+];
+
+for (const { fields, weights } of PROJECTED) {
+  gpuTest(`every candidate plan agrees with the reference: ${fields}`, async () => {
+    const model = modelOf(fields);
+    const { X, Q } = data(150, 37, 13, 17);
+    for (const { label, choices } of candidatePlans(model)) {
+      await agree(model, X, Q, choices, label, { weights });
+    }
+    await agree(model, X, Q, { loopBudget: 2000 }, "budget 2000", { weights });
+  });
+}
+
+gpuTest("features models refuse GPU weights with a message", async () => {
+  const model = modelOf("similarity features(map = relu, count = 16)");
+  const { X, Q } = data(40, 8, 3, 1);
+  const r = await load(model, X);
+  await assert.rejects(() => r.retrieve(Q, { weights: true }), /never forms one weight/);
+  r.destroy();
+});
 
 gpuTest("memories over one storage binding are split across buffers and merged", async (ctx) => {
   // A binding of 64 KiB holds 256 rows at D = 64: 1000 memories span 4 buffers, and the score

@@ -66,7 +66,9 @@ const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
 /** Per-invocation loop iterations of each pass (upper bounds of what the WGSL runs). */
 export function passIterations(
-  parts: Pick<BlockedParts, "mask" | "ent" | "bisection">,
+  parts:
+    & Pick<BlockedParts, "mask" | "ent" | "bisection">
+    & Partial<Pick<BlockedParts, "projected">>,
   p: Pick<
     BlockedPlan,
     "schedule" | "d4" | "rowBlock" | "rowWorkgroupSize" | "readoutSlice" | "halvingsPerDispatch"
@@ -92,6 +94,20 @@ export function passIterations(
   }
   out.score_rows = 24 + blocks * (d4 + 1 + 8 * rb);
   out.readout_rows = 8 + blocks + 8; // the slice of readoutSlice chunks is written out, not looped
+  const projected = parts.projected;
+  if (projected?.kind === "features") {
+    out.row_features = 3 * perM + 3 * L;
+    return out;
+  }
+  if (projected?.kind === "quadrature") {
+    const perP = cdiv(projected.P, wgr);
+    const density = projected.density.kind === "exp"
+      ? 2 * perP + 2 * L
+      : 2 * perP + projected.density.iterations * (perP + L + 1) + 2 * L;
+    out.row_density = perP * (projected.basisPerPoint + 1) + density +
+      cdiv(projected.N, wgr) * (projected.pointsPerBasis + 1) + 2 * L;
+    return out;
+  }
   if (parts.mask.kind === "topk") {
     out.row_select = 4 * (cdiv(256, wgr) + perM + 256) + 2 * perM + 2 * L;
   }
@@ -102,7 +118,9 @@ export function passIterations(
 }
 
 export function planBlocked(
-  parts: Pick<BlockedParts, "family" | "mask" | "ent" | "bisection">,
+  parts:
+    & Pick<BlockedParts, "family" | "mask" | "ent" | "bisection">
+    & Partial<Pick<BlockedParts, "projected">>,
   M: number,
   D: number,
   limits: BlockedLimits,
@@ -138,8 +156,16 @@ export function planBlocked(
       1,
     );
     return Math.max(
-      ...["row_select", "row_init", "row_weights", "row_bisect", "choose_fallback", "fused_weights"]
-        .map((k) => its[k] ?? 0),
+      ...[
+        "row_select",
+        "row_init",
+        "row_weights",
+        "row_bisect",
+        "choose_fallback",
+        "fused_weights",
+        "row_features",
+        "row_density",
+      ].map((k) => its[k] ?? 0),
     );
   };
   while (rowPasses(rowWorkgroupSize) > loopBudget && rowWorkgroupSize * 2 <= maxThreads) {
@@ -192,6 +218,13 @@ export function planBlocked(
     ),
   );
   const rowsPerChunk = Math.max(1, Math.floor(limits.maxStorageBufferBindingSize / (d4 * VEC4)));
+  if (parts.projected?.kind === "features" && 2 * M > rowsPerChunk) {
+    // The readout reads the KV rows beside the W rows: both in one binding.
+    throw new PlanError(
+      `the features' W and KV rows (2 x ${M} rows of D = ${D}) exceed one storage binding of ${limits.maxStorageBufferBindingSize} bytes`,
+      "use fewer features (count) or --device cpu",
+    );
+  }
   const plan: BlockedPlan = {
     schedule,
     d4,
@@ -204,6 +237,7 @@ export function planBlocked(
     rowsPerSplit,
     halvingsPerDispatch,
     rowsPerChunk,
+    rowExtra: parts.projected?.kind === "quadrature" ? parts.projected.P : 0,
     loopBudget,
     iterations: {},
     source: choices.source ?? "rule",
@@ -263,7 +297,9 @@ export function sliceQueries(
   parallelism = 1024,
 ): { nq: number; parallelism: number } {
   const binding = limits.maxStorageBufferBindingSize;
-  const rowCap = plan.schedule === "threePass" ? Math.floor(binding / (3 * M * F32)) : B;
+  const rowCap = plan.schedule === "threePass"
+    ? Math.floor(binding / ((3 * M + plan.rowExtra) * F32))
+    : B;
   for (const p of [parallelism, 1]) {
     let nq = Math.min(B, rowCap);
     while (nq >= 1) {

@@ -6,6 +6,7 @@ import type { BlockedParts, BlockedPlan } from "./types.ts";
 import { assemble, entryPoints } from "./wgsl.ts";
 import { BLOCKED_BINDINGS, QINFO, SHAPE_FIELDS, type ShapeField, SLOT } from "./wgsl_common.ts";
 import { type BlockedLimits, passIterations, PlanError, sliceQueries, splitsFor } from "./plan.ts";
+import { valueRows } from "./wgsl_projected.ts";
 
 interface Compiled {
   layout: GPUBindGroupLayout;
@@ -142,12 +143,28 @@ export class BlockedRetrieval {
     X: ArrayLike<number>,
     M: number,
     D: number,
-    opts: { limits: BlockedLimits; memoriesTransformed?: boolean; parallelism?: number },
+    opts: {
+      limits: BlockedLimits;
+      memoriesTransformed?: boolean;
+      parallelism?: number;
+      /** Per-row numbers prepared on the host (the projected families: ksum and c_k, or the
+       * signal's numbers at the points); X then holds M key rows and any value rows after them. */
+      hostAux?: ArrayLike<number>;
+    },
   ): Promise<BlockedRetrieval> {
     const wgsl = assemble(parts, plan);
     const compiled = await compile(device, parts.name, wgsl, entryPoints(parts, plan));
     const transform = parts.post.transformsInputs && !opts.memoriesTransformed;
     const needsPrepare = transform || parts.sim.memoryAux !== "none";
+    const values = valueRows(parts, M);
+    if (parts.projected && (M + values > plan.rowsPerChunk || !opts.hostAux)) {
+      throw new PlanError(
+        `model \`${parts.name}\` needs its ${
+          M + values
+        } prepared rows in one storage binding and its per-row numbers`,
+        "use fewer basis functions or features, or --device cpu",
+      );
+    }
     const chunks: Chunk[] = [];
     const self = new BlockedRetrieval(
       device,
@@ -166,14 +183,17 @@ export class BlockedRetrieval {
     const temporary: GPUBuffer[] = [];
     for (let row0 = 0; row0 < M; row0 += plan.rowsPerChunk) {
       const rows = Math.min(plan.rowsPerChunk, M - row0);
-      const bytes = rows * plan.d4 * 16;
+      const stored = rows + values; // the value rows ride in the (single) chunk of the keys
+      const bytes = stored * plan.d4 * 16;
       const raw = device.createBuffer({ label: "hopc memories", size: bytes, usage: STORAGE });
-      device.queue.writeBuffer(raw, 0, padRows(X, rows, D, plan.d4, row0));
+      device.queue.writeBuffer(raw, 0, padRows(X, stored, D, plan.d4, row0));
+      const auxLength = Math.max(rows, opts.hostAux?.length ?? 0);
       const aux = device.createBuffer({
         label: "hopc memory aux",
-        size: Math.max(16, Math.ceil(rows / 4) * 16),
+        size: Math.max(16, Math.ceil(auxLength / 4) * 16),
         usage: STORAGE,
       });
+      if (opts.hostAux) device.queue.writeBuffer(aux, 0, Float32Array.from(opts.hostAux));
       if (!needsPrepare) {
         chunks.push({ row0, rows, memories: raw, aux });
         continue;
@@ -198,10 +218,69 @@ export class BlockedRetrieval {
     return self;
   }
 
+  /**
+   * L rows post-transformed on the GPU by the model's own prepare pass, read back in float64: the
+   * projected families fit their rows on the host from the transformed memories, with the same
+   * code that transforms the queries.
+   */
+  static async transformRows(
+    device: GPUDevice,
+    parts: BlockedParts,
+    plan: BlockedPlan,
+    X: ArrayLike<number>,
+    L: number,
+    D: number,
+    limits: BlockedLimits,
+  ): Promise<Float64Array> {
+    const wgsl = assemble(parts, plan);
+    const compiled = await compile(device, parts.name, wgsl, entryPoints(parts, plan));
+    const self = new BlockedRetrieval(device, parts, plan, L, D, limits, wgsl, compiled, [], 1);
+    const out = new Float64Array(L * D);
+    for (let row0 = 0; row0 < L; row0 += plan.rowsPerChunk) {
+      const rows = Math.min(plan.rowsPerChunk, L - row0);
+      const bytes = rows * plan.d4 * 16;
+      const raw = device.createBuffer({ label: "hopc raw memories", size: bytes, usage: STORAGE });
+      device.queue.writeBuffer(raw, 0, padRows(X, rows, D, plan.d4, row0));
+      const prepared = device.createBuffer({
+        label: "hopc transformed",
+        size: bytes,
+        usage: STORAGE,
+      });
+      const aux = device.createBuffer({ label: "hopc norms", size: rows * 4 + 16, usage: STORAGE });
+      const readback = device.createBuffer({
+        label: "hopc transformed readback",
+        size: bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      const uniform = self.#uniform([{ nq: rows, q0: 0, flags: 2 }]);
+      const encoder = device.createCommandEncoder({ label: "hopc transform memories" });
+      const pass = encoder.beginComputePass();
+      pass.setBindGroup(0, self.#group(uniform, { queries: raw, states: prepared, weights: aux }), [
+        0,
+      ]);
+      pass.setPipeline(compiled.pipelines.get("prepare_memories")!);
+      self.#dispatchRows(pass, rows);
+      pass.end();
+      encoder.copyBufferToBuffer(prepared, 0, readback, 0, bytes);
+      device.queue.submit([encoder.finish()]);
+      await readback.mapAsync(GPUMapMode.READ);
+      const padded = new Float32Array(readback.getMappedRange());
+      for (let i = 0; i < rows; i++) {
+        for (let d = 0; d < D; d++) out[(row0 + i) * D + d] = padded[i * plan.d4 * 4 + d];
+      }
+      readback.unmap();
+      for (const b of [raw, prepared, aux, readback, uniform]) b.destroy();
+    }
+    self.destroy();
+    return out;
+  }
+
   /** Bytes the memory holds on the device. */
   get memoryBytes(): number {
     return this.chunks.reduce(
-      (n, c) => n + c.memories.size + (this.parts.sim.memoryAux === "none" ? 0 : c.aux.size),
+      (n, c) =>
+        n + c.memories.size +
+        (this.parts.sim.memoryAux === "none" && !this.parts.projected ? 0 : c.aux.size),
       0,
     );
   }
@@ -319,6 +398,12 @@ export class BlockedRetrieval {
       throw new RangeError(`queries must be B x D = ${B} x ${D} values, got ${Q.length}`);
     }
     const wantWeights = opts.weights === true;
+    if (wantWeights && parts.projected?.kind === "features") {
+      throw new PlanError(
+        "features retrieval never forms one weight per memory on the GPU (it reads KV, not X)",
+        "ask for weights with --device cpu, which computes them from the memories' features",
+      );
+    }
     const binding = limits.maxStorageBufferBindingSize;
     const stateBytes = B * plan.d4 * 16;
     for (
@@ -342,7 +427,11 @@ export class BlockedRetrieval {
     const states = this.#buffer("states", stateBytes, STORAGE);
     const qinfo = this.#buffer("qinfo", B * QINFO * 4, STORAGE);
     const weights = this.#buffer("weights", wantWeights ? B * M * 4 : 16, STORAGE);
-    const scratch = this.#buffer("scratch", threePass ? 3 * nq * M * 4 : 16, STORAGE);
+    const scratch = this.#buffer(
+      "scratch",
+      threePass ? (3 * M + plan.rowExtra) * nq * 4 : 16,
+      STORAGE,
+    );
     // The finish pass loops over every split: fewer, longer splits when it would pass the budget.
     // A layout whose passes still exceed it is refused, never run (its loops would stop early).
     const layouts = slices.map((s) => {
@@ -460,6 +549,10 @@ export class BlockedRetrieval {
       for (let t = 0; t < parts.maxSteps; t++) {
         if (!threePass) {
           overChunks("fused_step", 1);
+        } else if (parts.projected) {
+          overChunks("score_rows", 1);
+          perQuery(parts.projected.kind === "features" ? "row_features" : "row_density");
+          overChunks("readout_rows", Math.ceil(plan.d4 / plan.readoutSlice));
         } else {
           overChunks("score_rows", 1);
           if (parts.mask.kind === "topk") perQuery("row_select");

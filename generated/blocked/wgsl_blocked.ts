@@ -241,7 +241,7 @@ ${
 }
 
 /** Readout pass of the three-pass schedule: X^T p over the support, one slice of D per thread. */
-export function readoutPass(plan: BlockedPlan): string {
+export function readoutPass(plan: BlockedPlan, separateValues = false): string {
   const rows = range(plan.rowBlock);
   const slice = range(plan.readoutSlice);
   const comps = ["x", "y", "z", "w"];
@@ -254,9 +254,11 @@ fn weight_of(q: u32, i: u32) -> f32 {
 fn weights4(q: u32, i: u32) -> vec4<f32> {
   return vec4<f32>(weight_of(q, i), weight_of(q + 1u, i), weight_of(q + 2u, i), weight_of(q + 3u, i));
 }
-// Chunk d of memory row i, or 0 past the state (the slice's last chunks may not exist).
+// Chunk d of ${
+    separateValues ? "value row i (the values follow the M key rows)" : "memory row i"
+  }, or 0 past the state (the slice's last chunks may not exist).
 fn memory_chunk(i: u32, d: u32) -> vec4<f32> {
-  if (d < shape.d4) { return memories[i * D4 + d]; }
+  if (d < shape.d4) { return memories[${separateValues ? "(shape.M + i)" : "i"} * D4 + d]; }
   return vec4<f32>(0.0);
 }
 

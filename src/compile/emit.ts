@@ -95,6 +95,7 @@ export const BLOCKED_FILES = [
   "wgsl_common.ts",
   "wgsl_blocked.ts",
   "wgsl_rows.ts",
+  "wgsl_projected.ts",
   "run.ts",
 ];
 

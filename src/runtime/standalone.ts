@@ -441,6 +441,56 @@ export interface Loaded {
   destroy(): void;
 }
 
+/**
+ * The projected families on the blocked kernels: the memories are post-transformed on the GPU
+ * when the model says so (its own prepare pass, read back once), the rows are prepared on the
+ * host in float64 (hopc_host.ts: the features' [W; KV] with ksum and c_k, or the continuous
+ * memory's coefficients with the signal's numbers at the points), then uploaded as key rows
+ * (and value rows after them) with their host numbers.
+ */
+async function loadBlockedPrepared(
+  device: GPUDevice,
+  kernel: KernelSpec & { hostPrep: HostPrep; blocked: BlockedParts },
+  X: ArrayLike<number>,
+  L: number,
+  D: number,
+  opts: LoadOptions,
+): Promise<Loaded> {
+  const limits = opts.limits ?? device.limits;
+  const budget = opts.loopBudget ?? DEFAULT_LOOP_BUDGET;
+  const prep = kernel.hostPrep;
+  const keys = prep.kind === "continuous"
+    ? prep.spec.functions
+    : prep.spec.map === "elu"
+    ? D
+    : prep.spec.count;
+  const plan = planBlocked(kernel.blocked, keys, D, limits, budget, opts.blocked);
+  const data = kernel.transformsInputs && !opts.memoriesTransformed
+    ? await BlockedRetrieval.transformRows(device, kernel.blocked, plan, X, L, D, limits)
+    : Float64Array.from(X);
+  const { rows, aux } = hostRows(prep, { rows: L, cols: D, data });
+  let stored = rows.data;
+  if (prep.kind === "features" && prep.spec.map === "elu") {
+    // elu features are phi(q) itself: the key rows are the identity, KV follows.
+    stored = new Float64Array(2 * D * D);
+    for (let d = 0; d < D; d++) stored[d * D + d] = 1;
+    stored.set(rows.data, D * D);
+  }
+  const loaded = await BlockedRetrieval.load(device, kernel.blocked, plan, stored, keys, D, {
+    limits,
+    memoriesTransformed: true,
+    parallelism: opts.blocked?.parallelism,
+    hostAux: aux ?? new Float64Array(1),
+  });
+  return {
+    memoryBytes: loaded.memoryBytes,
+    blockedPlan: plan,
+    wgsl: loaded.wgsl,
+    retrieve: (Q, B, o) => loaded.retrieve(Q, B, o),
+    destroy: () => loaded.destroy(),
+  };
+}
+
 /** Loop budget when the caller gives none: below llvmpipe's per-invocation limit. */
 export const DEFAULT_LOOP_BUDGET = 60000;
 
@@ -504,6 +554,10 @@ export class Retrieval {
   ): Promise<Loaded> {
     if (!(M >= 1 && D >= 1 && X.length === M * D)) {
       throw new RangeError(`memories must be M x D = ${M} x ${D} values, got ${X.length}`);
+    }
+    if (kernel.hostPrep && kernel.blocked && opts.kernel !== "workgroup") {
+      const prepared = { ...kernel, hostPrep: kernel.hostPrep, blocked: kernel.blocked };
+      return loadBlockedPrepared(device, prepared, X, M, D, opts);
     }
     if (kernel.hostPrep) {
       return Retrieval.#loadPrepared(

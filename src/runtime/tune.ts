@@ -45,42 +45,28 @@ export const TUNE_TOLERANCE = 1e-3;
 /** Queries of the synthetic batch checked against the float64 reference. */
 const CHECKED_QUERIES = 2;
 
-/**
- * Why a model has nothing to tune (no blocked kernel: features and quadrature models run their
- * one projected kernel; some models have no GPU lowering), or null when it has candidates.
- */
+/** Why a model has nothing to tune (it has no GPU lowering), or null when it has candidates. */
 export function nothingToTune(model: Model): string | null {
   const unsupported = gpuUnsupported(model);
-  if (unsupported) return `nothing to tune: ${unsupported}`;
-  const family = kernelChoices(model).family;
-  if (family === "features") {
-    return "nothing to tune: features models run one kernel (scores from the feature summary), which has no plan choices";
-  }
-  if (family === "quadrature") {
-    return "nothing to tune: continuous quadrature memories run one kernel, which has no plan choices";
-  }
-  return null;
+  return unsupported ? `nothing to tune: ${unsupported}` : null;
 }
 
 /** Throws the model's "nothing to tune" diagnostic (exit 1 in the CLI) when it has no candidates. */
 export function checkTunable(model: Model): void {
   const why = nothingToTune(model);
   if (why) {
-    throw modelError(
-      model,
-      kernelChoices(model).family === "features" ? "similarity" : "memory",
-      why,
-      "such a model runs as it is: it needs no plan cache entry",
-    );
+    throw modelError(model, "memory", why, "run it with --device cpu (the float64 reference)");
   }
 }
 
 /**
  * The candidate run choices of a model: the blocked kernels' three-pass schedule at 4 and 8
  * queries per thread and two row blocks (1 and 2 for random masks, whose short blocks skip more
- * rows, else 4 and 8) with 16 threads, the largest block at 8 queries also with 64 threads; the
- * fused schedule for the online maps; and the one-workgroup-per-query kernel. Empty for a model
- * without blocked kernels (see nothingToTune).
+ * rows, else 4 and 8) with 16 threads, the largest block at 8 queries also with 64 threads, and
+ * the fused schedule for the online maps. The one-workgroup-per-query kernel is not among them:
+ * it was slower than every blocked plan at every measured shape on llvmpipe (179 ms against
+ * 19 ms at (1024, 64, 64)), and its single entry point with every step inlined takes 68-167 s to
+ * compile on Mesa's GL path (bench/compile_time.ts). Empty for a model without a GPU lowering.
  */
 export function candidates(model: Model): Candidate[] {
   if (nothingToTune(model) !== null || blockedParts(model) === null) return [];
@@ -104,7 +90,6 @@ export function candidates(model: Model): Candidate[] {
   }
   out.push(blocked("threePass", 8, rowBlocks[rowBlocks.length - 1], 64));
   if (kernelChoices(model).family === "online") out.push(blocked("fused", 4, 8, 16));
-  out.push({ label: "workgroup", choices: { kernel: "workgroup" } });
   return out;
 }
 

@@ -31,6 +31,7 @@ import {
   workgroupMemory,
 } from "./kernel.ts";
 import { entropyWgsl, f32, maskWgsl, postWgsl, similarityWgsl } from "./lowerings.ts";
+import { blockedParts } from "./blocked_parts.ts";
 
 /** Why a continuous memory cannot use the quadrature kernel, or null. */
 export function quadratureUnsupported(model: Model): string | null {
@@ -67,6 +68,7 @@ export function projectedSpec(model: Model): KernelSpec {
     spec.hostPrep = { kind: "features", spec: { map, count, seed }, beta: model.beta };
   }
   spec.wgsl = features ? featuresKernel(model) : quadratureKernel(model);
+  spec.blocked = blockedParts(model) ?? undefined;
   return spec;
 }
 

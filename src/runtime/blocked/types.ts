@@ -13,8 +13,11 @@ export interface BlockedParts {
   maxSteps: number;
   /** `until(tol)`: the tolerance on |q_t - q_{t-1}|; null for a fixed step count. */
   tol: number | null;
-  /** online: softmax-like maps in one pass; threshold: a kept score row and a threshold. */
-  family: "online" | "threshold";
+  /**
+   * online: softmax-like maps in one pass; threshold: a kept score row and a threshold;
+   * features, quadrature: the scored rows are projections of the state (see `projected`).
+   */
+  family: "online" | "threshold" | "features" | "quadrature";
   sim: {
     math: string;
     memoryAux: "none" | "norm" | "half_sq_norm";
@@ -52,7 +55,49 @@ export interface BlockedParts {
     | { kind: "random"; math: string; threshold: number; seed: number };
   /** The counter-based hash of the random mask (src/parts/rng.ts), when the mask needs it. */
   rngWgsl: string;
+  /**
+   * Models whose scored rows are projections of the state, prepared on the host at load: the
+   * score pass computes the projections (a GEMM over the thread's queries, as for memories) and
+   * one per-query pass turns them into the readout weights (null for the memory-row families).
+   */
+  projected: ProjectedParts | null;
 }
+
+/**
+ * features (MATH.md 5.2): rows [W; KV] (W = I for elu), F rows each; projections a = W q scaled in
+ * the score pass, weights phi(a) / (ksum . phi(a) + eps) with ksum and the keys' shift c_k in
+ * memory_aux; the readout reads the KV rows.
+ * quadrature (MATH.md 4.1): rows B (N x D); projections r = B q; scores at the P points
+ * s_j = beta * finish(psi(t_j) . r, aux_j, aux_q), the density, weights E[psi]_n; readout B^T E.
+ */
+export type ProjectedParts =
+  | {
+    kind: "features";
+    /** The F = M key rows are W (the identity for elu), KV follows them in the same buffer. */
+    map: "positive" | "relu" | "elu";
+    /** log(1e-6): the denominator's epsilon, rescaled by the shifts for positive features. */
+    logEps: number;
+    reluFloor: number;
+  }
+  | {
+    kind: "quadrature";
+    basis: "box" | "gaussian";
+    N: number;
+    P: number;
+    width: number;
+    /** Gaussian bumps are cut at this distance in t (they are < 2.6e-18 past it). */
+    reach: number;
+    /** Most basis functions reaching one point, most points one basis function reaches. */
+    basisPerPoint: number;
+    pointsPerBasis: number;
+    /** The model's beta and its similarity's finish (of `acc`, `mem_aux`, `query_aux`). */
+    beta: number;
+    finish: string;
+    /** The density over the points: exp (Gibbs) or a threshold map bisected from `lo`. */
+    density:
+      | { kind: "exp" }
+      | { kind: "threshold"; lo: number; iterations: number };
+  };
 
 /**
  * Every choice of one blocked execution (the kernel plan's `blocked` part). The WGSL text reads
@@ -82,6 +127,8 @@ export interface BlockedPlan {
   halvingsPerDispatch: number;
   /** Memory rows per storage buffer (memories past one binding are split across buffers). */
   rowsPerChunk: number;
+  /** Scratch floats per query past its three M-long rows (the quadrature's point masses). */
+  rowExtra: number;
   /** The per-invocation loop budget this plan respects, and its estimate of each pass. */
   loopBudget: number;
   iterations: Record<string, number>;

@@ -4,6 +4,7 @@
 import type { BlockedParts, BlockedPlan } from "./types.ts";
 import { bindings, constants, header, partFunctions, rowHelpers } from "./wgsl_common.ts";
 import { blockedHelpers, fusedPass, readoutPass, scorePass } from "./wgsl_blocked.ts";
+import { projectedPass } from "./wgsl_projected.ts";
 import {
   fallbackPass,
   finishPass,
@@ -18,6 +19,10 @@ export function entryPoints(parts: BlockedParts, plan: BlockedPlan): string[] {
   if (parts.mask.kind === "random") out.push("choose_fallback");
   if (plan.schedule === "fused") return [...out, "fused_step", "finish", "fused_weights"];
   out.push("score_rows");
+  if (parts.projected) {
+    const pass = parts.projected.kind === "features" ? "row_features" : "row_density";
+    return [...out, pass, "readout_rows", "finish"];
+  }
   if (parts.mask.kind === "topk") out.push("row_select");
   out.push("row_init");
   if (parts.ent.kind === "threshold") out.push("row_bisect");
@@ -36,9 +41,8 @@ export function assemble(parts: BlockedParts, plan: BlockedPlan): string {
     fallbackPass(parts),
     plan.schedule === "fused" ? fusedPass(parts, plan) : [
       scorePass(parts, plan),
-      selectPass(parts),
-      normalizerPasses(parts),
-      readoutPass(plan),
+      ...(parts.projected ? [projectedPass(parts)] : [selectPass(parts), normalizerPasses(parts)]),
+      readoutPass(plan, parts.projected?.kind === "features"),
     ].join("\n"),
     finishPass(parts, plan),
   ].filter((s) => s.length > 0).join("\n");
