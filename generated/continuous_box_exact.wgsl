@@ -24,6 +24,9 @@ const BETA: f32 = 4.0;
 const MASKED: f32 = -1.0e30;   // score of a memory the normalizer must not see (finite on purpose)
 const NO_MAX: f32 = -3.0e38;   // below every score, even masked ones
 const QINFO: u32 = 8u;          // floats per query in qinfo
+// "No fallback memory": past every row index, and the bits of a finite f32 (Tint rejects a
+// constant bitcast that makes a NaN, such as 0xffffffff).
+const NO_FALLBACK: u32 = 0x7f7fffffu;
 const AUX: u32 = 0u;
 const DONE: u32 = 1u;
 const STEPS: u32 = 2u;
@@ -231,7 +234,7 @@ fn prepare_queries(@builtin(local_invocation_index) lid: u32,
     qinfo[q * QINFO + AUX] = aux;
     qinfo[q * QINFO + DONE] = 0.0;
     qinfo[q * QINFO + STEPS] = 0.0;
-    qinfo[q * QINFO + FALLBACK] = bitcast<f32>(0xffffffffu);
+    qinfo[q * QINFO + FALLBACK] = bitcast<f32>(NO_FALLBACK);
   }
 }
 

@@ -91,6 +91,9 @@ const BETA: f32 = ${f32(parts.beta)};
 const MASKED: f32 = -1.0e30;   // score of a memory the normalizer must not see (finite on purpose)
 const NO_MAX: f32 = -3.0e38;   // below every score, even masked ones
 const QINFO: u32 = ${QINFO}u;          // floats per query in qinfo
+// "No fallback memory": past every row index, and the bits of a finite f32 (Tint rejects a
+// constant bitcast that makes a NaN, such as 0xffffffff).
+const NO_FALLBACK: u32 = 0x7f7fffffu;
 ${Object.entries(SLOT).map(([k, v]) => `const ${k.toUpperCase()}: u32 = ${v}u;`).join("\n")}
 ${parts.tol !== null ? `const TOL: f32 = ${f32(parts.tol)};\n` : ""}`;
 }

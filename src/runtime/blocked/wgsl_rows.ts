@@ -42,7 +42,7 @@ ${
     qinfo[q * QINFO + AUX] = aux;
     qinfo[q * QINFO + DONE] = 0.0;
     qinfo[q * QINFO + STEPS] = 0.0;
-    qinfo[q * QINFO + FALLBACK] = bitcast<f32>(0xffffffffu);
+    qinfo[q * QINFO + FALLBACK] = bitcast<f32>(NO_FALLBACK);
   }`)
   }
 }
