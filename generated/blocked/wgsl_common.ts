@@ -67,6 +67,8 @@ export function header(parts: BlockedParts, plan: BlockedPlan): string {
     `plan (${plan.source}): ${
       plan.schedule === "fused"
         ? "fused: each step is one pass over X (scores, online max/sum, readout) split over M, then a combine"
+        : parts.projected
+        ? "three passes per step: the projections of each state into a row per query, its weights from that row, the readout of the value rows"
         : "three passes per step: scores into a row per query, the normalizer on that row, the readout of the support"
     }.`,
     `A thread owns ${plan.queriesPerThread} queries (${

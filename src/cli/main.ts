@@ -26,6 +26,8 @@ import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
 import { lookupTuned } from "../runtime/plan_cache.ts";
 import { adapterChoices, loopBudgetFor } from "../runtime/blocked/plan.ts";
 import { generateKernel } from "../wgsl/spec.ts";
+import { blockedParts } from "../wgsl/blocked_parts.ts";
+import { assemble } from "../runtime/blocked/wgsl.ts";
 import { emitModels, runtimeFiles } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 
@@ -189,7 +191,6 @@ async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): 
   const shown = await Promise.all(chosen.map(async (model) => {
     const unsupported = gpuUnsupported(model);
     if (unsupported) return { model: model.name, gpu: null, reason: unsupported };
-    if (emit !== "plan") return generateKernel(model);
     // A plan `hopc tune` cached for this adapter and shape bucket is the one a run would use.
     const tuned = ctx ? await lookupTuned(ctx.info, model, shape.M, shape.D, 64) : null;
     const adapter = ctx?.info ?? "";
@@ -218,7 +219,14 @@ async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): 
     };
   }));
   if (emit === "wgsl") {
-    io.out(shown.map((k) => typeof k === "string" ? k : `// ${k.model}: ${k.reason}`).join("\n"));
+    // The kernels that run at this shape (the blocked ones as planned above).
+    io.out(
+      shown.map((k, i) => {
+        if (!("kernel" in k)) return `// ${k.model}: ${k.reason}`;
+        const parts = blockedParts(chosen[i]);
+        return k.blocked && parts ? assemble(parts, k.blocked) : generateKernel(chosen[i]);
+      }).join("\n"),
+    );
   } else io.out(JSON.stringify(shown.length === 1 ? shown[0] : shown, null, 2));
   return 0;
 }

@@ -15,6 +15,7 @@ import { kernelChoices } from "./choices.ts";
 import { type BlockedChoices, loopBudgetFor, planBlocked } from "../runtime/blocked/plan.ts";
 import type { BlockedPlan } from "../runtime/blocked/types.ts";
 import { quadratureUnsupported } from "../wgsl/projected.ts";
+import { blockedParts } from "../wgsl/blocked_parts.ts";
 import { poolContinuous } from "./continuous_pass.ts";
 import {
   overrideConstants,
@@ -158,19 +159,20 @@ export function makePlan(
       limits,
     );
     const family = choices.family;
-    const useBlocked = (family === "online" || family === "threshold") &&
-      run.kernel !== "workgroup";
-    const blocked = useBlocked
+    // The blocked kernels run every GPU model unless the caller pins the workgroup kernel (which
+    // only the memory-row families have).
+    const parts = blockedParts(model);
+    const memoryRows = family === "online" || family === "threshold";
+    const useBlocked = parts !== null && !(memoryRows && run.kernel === "workgroup");
+    const keys = parts?.projected?.kind === "quadrature"
+      ? parts.projected.N
+      : model.similarity.kind === "features"
+      ? (model.similarity.map === "elu" ? shapes.D : model.similarity.count)
+      : shapes.M;
+    const blocked = useBlocked && parts
       ? planBlocked(
-        {
-          family,
-          mask: model.mask,
-          ent: {
-            kind: family === "threshold" && choices.bisectionIterations > 0 ? "threshold" : "exp",
-          },
-          bisection: choices.bisectionIterations,
-        } as Parameters<typeof planBlocked>[0],
-        shapes.M,
+        parts,
+        keys,
         shapes.D,
         limits,
         run.loopBudget ?? loopBudgetFor("llvmpipe"),
@@ -179,11 +181,7 @@ export function makePlan(
       : undefined;
     return Plan.parse({
       model: model.name,
-      kernel: useBlocked
-        ? "blocked"
-        : family === "online" || family === "threshold"
-        ? "workgroup"
-        : family,
+      kernel: useBlocked ? "blocked" : memoryRows ? "workgroup" : family,
       ...(blocked ? { blocked } : {}),
       source: blocked?.source ?? "rule",
       bisectionIterations: choices.bisectionIterations,
