@@ -11,7 +11,8 @@ import {
 import type { Model } from "../ir.ts";
 import { checkText } from "../check.ts";
 import { parse } from "../../grammar/index.ts";
-import { encodeNpy, readNpy, writeFileAtomic } from "../io/npy.ts";
+import { encodeNpy } from "../io/npy.ts";
+import { readNpy, writeFileAtomic } from "../io/files.ts";
 import { checkShapes } from "../shapes.ts";
 import {
   loadReference,
@@ -22,12 +23,12 @@ import { acquireDevice } from "../runtime/device.ts";
 import { load } from "../runtime/retriever.ts";
 import { traceOnGpu } from "../runtime/trace.ts";
 import { checkTunable, entryOf, tune, writeTuned } from "../runtime/tune.ts";
-import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
-import { lookupTuned } from "../runtime/plan_cache.ts";
-import { adapterChoices, loopBudgetFor } from "../runtime/blocked/plan.ts";
+import { gpuUnsupported, makePlan } from "../plan/plan.ts";
+import { planForAdapter } from "../plan/adapter.ts";
 import { generateKernel } from "../wgsl/spec.ts";
 import { emitModels, runtimeFiles } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
+import { pickModel } from "../pick_model.ts";
 
 export const USAGE = `hopc: a compiler for associative memories (modern Hopfield networks)
 
@@ -133,26 +134,6 @@ export async function loadModels(
   return models;
 }
 
-function pickModel(models: Model[], name: string | undefined, file: string): Model {
-  if (name === undefined) {
-    if (models.length === 1) return models[0];
-    throw inputError(
-      file,
-      models.length === 0
-        ? "the file defines no model"
-        : `the file defines ${models.length} models (${
-          models.map((m) => m.name).join(", ")
-        }): choose one with --model NAME`,
-    );
-  }
-  const found = models.find((m) => m.name === name);
-  if (found) return found;
-  throw inputError(
-    file,
-    `no model named \`${name}\` in this file (it defines ${models.map((m) => m.name).join(", ")})`,
-  );
-}
-
 async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): Promise<number> {
   const emit = args.emit ?? "ir";
   if (emit === "ast") {
@@ -184,31 +165,13 @@ async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): 
   // plan and wgsl: for the memory shape given (or an example), with this machine's adapter limits
   // when it has one, else WebGPU's defaults.
   const ctx = await acquireDevice({ required: false });
-  const limits = ctx?.limits ?? DEFAULT_LIMITS;
   const shape = args.shape ?? { M: 1024, D: 64 };
   const shown = await Promise.all(chosen.map(async (model) => {
     const unsupported = gpuUnsupported(model);
     if (unsupported) return { model: model.name, gpu: null, reason: unsupported };
     if (emit !== "plan") return generateKernel(model);
     // A plan `hopc tune` cached for this adapter and shape bucket is the one a run would use.
-    const tuned = ctx ? await lookupTuned(ctx.info, model, shape.M, shape.D, 64) : null;
-    const adapter = ctx?.info ?? "";
-    const run = {
-      loopBudget: ctx ? loopBudgetFor(adapter) : 60000,
-      ...(tuned ?? {}),
-      blocked: { ...adapterChoices(adapter), ...tuned?.blocked },
-    };
-    let plan;
-    try {
-      plan = makePlan(model, shape, limits, run);
-    } catch (e) {
-      if (!tuned || !(e instanceof HopError)) throw e;
-      // A tuned plan that does not fit this shape: the rules decide.
-      plan = makePlan(model, shape, limits, {
-        loopBudget: run.loopBudget,
-        blocked: adapterChoices(adapter),
-      });
-    }
+    const plan = await planForAdapter(model, shape, ctx);
     return {
       ...plan,
       why: plan.source === "tuned"
