@@ -29,6 +29,8 @@ import { generateKernel } from "../wgsl/spec.ts";
 import { emitModels, runtimeFiles } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { pickModel } from "../pick_model.ts";
+import { bench, BENCH_TOLERANCE, formatBench } from "./bench.ts";
+import { createProgress, type Progress, stderrProgress } from "./progress.ts";
 
 export const USAGE = `hopc: a compiler for associative memories (modern Hopfield networks)
 
@@ -42,6 +44,10 @@ usage:
   hopc tune FILE.hop --shape M,D,B [--model NAME] [--min-time S] [--set NAME=VALUE]... [--json]
                 (times every kernel choice on this adapter, caches the fastest; cache file:
                  $HOPC_PLAN_CACHE, else $XDG_CACHE_HOME/hopc/plans.json or ~/.cache/hopc/plans.json)
+  hopc bench FILE.hop --shape M,D,B [--model NAME] [--steps N] [--min-time S] [--seed N]
+                [--set NAME=VALUE]... [--json]
+                (times retrieval on this adapter with random data: median ms per call after a
+                 warm-up, GFLOP/s, the plan used; checked once against the float64 reference)
 
 exit codes: 0 ok, 1 the input is wrong, 2 the command line is wrong, 3 no WebGPU adapter`;
 
@@ -49,12 +55,17 @@ exit codes: 0 ok, 1 the input is wrong, 2 the command line is wrong, 3 no WebGPU
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Progress of long runs (default: plain lines through `err`). */
+  progress?(): Progress;
 }
 
 const denoIo: Io = {
   out: (t) => console.log(t),
   err: (t) => console.error(t),
+  progress: () => stderrProgress(),
 };
+
+const progressOf = (io: Io): Progress => io.progress?.() ?? createProgress({ line: io.err });
 
 export async function main(argv: string[], io: Io = denoIo): Promise<number> {
   let args: ParsedArgs;
@@ -91,6 +102,8 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
         return await retrieve(args, sources, io);
       case "tune":
         return await tuneCommand(args, sources, io);
+      case "bench":
+        return await benchCommand(args, sources, io);
     }
   } catch (e) {
     if (e instanceof HopError) {
@@ -322,10 +335,12 @@ async function tuneCommand(
   checkTunable(model); // features and quadrature models: "nothing to tune" (exit 1)
   const { M, D, B } = args.shape as { M: number; D: number; B: number };
   const ctx = await acquireDevice(); // NoAdapterError: exit 3
+  const progress = progressOf(io);
   const result = await tune(model, { M, D, B }, ctx, {
     minTime: args.minTime,
-    log: (line) => io.err(`hopc: tune: ${line}`),
-  });
+    log: (line) => progress.line(`hopc: tune: ${line}`),
+    status: (text) => progress.update(`hopc: tune: ${text}`),
+  }).finally(() => progress.done());
   let path: string;
   try {
     path = await writeTuned(result.key, entryOf(result));
@@ -361,6 +376,38 @@ async function tuneCommand(
   }
   io.out(`winner: ${result.winner.label} (${result.winner.ms.toFixed(3)} ms)`);
   io.err(`hopc: tuned plan for \`${model.name}\` written to ${path} (key ${result.key})`);
+  return 0;
+}
+
+/** `hopc bench`: time the model's retrieval at one shape; exit 1 if it disagrees with the reference. */
+async function benchCommand(
+  args: ParsedArgs,
+  sources: Map<string, string>,
+  io: Io,
+): Promise<number> {
+  const models = await loadModels(args.file, args.sets, sources);
+  const model = pickModel(models, args.model, args.file);
+  const shape = args.shape as { M: number; D: number; B: number };
+  // A model without a GPU lowering is an input error here (the diagnostic names it), before the
+  // adapter is looked for.
+  makePlan(model, shape);
+  const ctx = await acquireDevice(); // NoAdapterError: exit 3
+  const result = await bench(model, ctx, {
+    shape,
+    minTime: args.minTime,
+    steps: args.steps,
+    seed: args.seed,
+  }, progressOf(io));
+  if (args.json) io.out(JSON.stringify(result, null, 2));
+  else for (const line of formatBench(result)) io.out(line);
+  if (!result.ok) {
+    io.err(
+      `hopc: bench: model \`${model.name}\`: the GPU states differ from the float64 reference by ${
+        result.error.toExponential(2)
+      } (relative), over the tolerance ${BENCH_TOLERANCE}: the timing is of a wrong result`,
+    );
+    return 1;
+  }
   return 0;
 }
 
