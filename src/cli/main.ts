@@ -388,9 +388,10 @@ async function benchCommand(
   const models = await loadModels(args.file, args.sets, sources);
   const model = pickModel(models, args.model, args.file);
   const shape = args.shape as { M: number; D: number; B: number };
-  // A model without a GPU lowering is an input error here (the diagnostic names it), before the
-  // adapter is looked for.
+  // A model without a GPU lowering, or a shape the model cannot take (a top-k K over M), is an
+  // input error here (the diagnostic names it), before the adapter is looked for.
   makePlan(model, shape);
+  checkShapes(model, { rows: shape.M, cols: shape.D }, { rows: shape.B, cols: shape.D });
   const ctx = await acquireDevice(); // NoAdapterError: exit 3
   const result = await bench(model, ctx, {
     shape,
