@@ -28,6 +28,7 @@
 // (16384, 256, 256) always runs); the unfused and ORT paths of the (16384, 256, 256) multi-step
 // cells are skipped when predicted to take over a minute each, unless --full.
 import { acquireDevice } from "../src/runtime/device.ts";
+import { stderrProgress } from "../src/cli/progress.ts";
 import { load, type Retriever } from "../src/runtime/retriever.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
 import { loopBudgetFor } from "../src/runtime/blocked/plan.ts";
@@ -308,7 +309,9 @@ export interface Cell extends Shape {
   };
 }
 
-const log = (s: string) => console.error(s);
+// A status line on a terminal (which cell is running), plain lines in a log (src/cli/progress.ts).
+const progress = stderrProgress();
+const log = (s: string) => progress.line(s);
 
 function errorText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -609,6 +612,9 @@ async function main(): Promise<void> {
     if (active.has("unfused") && st.gemm === undefined) lastGemm = st.gemm = await tuneGemm();
     if (active.has("unfused")) cell.unfused.gemm = st.gemm;
     log(`bench: [${elapsed()}] ${cellName}: ${[...active].join(", ")}`);
+    progress.update(
+      `bench: [${elapsed()}] cell ${cells.length + 1} of ${specs.length}: ${cellName}`,
+    );
 
     // The float64 reference on the first queries: the yardstick of every path.
     let refStates: Float64Array | undefined;

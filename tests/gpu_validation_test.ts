@@ -13,7 +13,7 @@
 // Every kernel's `var<workgroup>` declarations are also summed from the text: no more than the
 // plan's workgroupBytes, which is within the device's limit.
 import assert from "node:assert/strict";
-import { type Model } from "../src/ir.ts";
+import type { Model } from "../src/ir.ts";
 import { DEFAULT_LIMITS, type DeviceLimits, makePlan, type Plan } from "../src/plan/plan.ts";
 import { HopError } from "../src/diagnostics.ts";
 import { type Message, validateNaga, validateTint } from "../src/runtime/validate.ts";

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { HopError } from "../src/diagnostics.ts";
-import { type Array2D, encodeNpy, parseNpy, readNpy, writeFileAtomic } from "../src/io/npy.ts";
+import { type Array2D, encodeNpy, parseNpy } from "../src/io/npy.ts";
+import { readNpy, writeFileAtomic } from "../src/io/files.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Building files by hand

@@ -1,63 +1,10 @@
 // What every benchmark program shares: timing calls the same way, comparing states with the
 // float64 reference, deterministic data, and naming result files after the adapter.
 import type { GpuContext } from "../../src/runtime/device.ts";
+import { median, type Timing } from "../../src/runtime/timing.ts";
 
-/** Median of a non-empty list. */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
-
-export interface Timing {
-  /** Median of the timed calls, ms. */
-  ms: number;
-  min: number;
-  max: number;
-  /** Timed calls (after one warm-up). */
-  n: number;
-  warmupMs: number;
-}
-
-/**
- * Times `fn`: one warm-up call (whose result is returned, so it is not wasted), then calls until at
- * least 3 were timed and about `minTime` seconds went by; the median is the figure reported.
- */
-export async function timeCalls<T>(
-  fn: () => Promise<T>,
-  minTime: number,
-): Promise<{ first: T; timing: Timing }> {
-  let t = performance.now();
-  const first = await fn();
-  const warmupMs = performance.now() - t;
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 3 || (performance.now() - start < minTime * 1000 && times.length < 1000)) {
-    t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  return {
-    first,
-    timing: {
-      ms: median(times),
-      min: Math.min(...times),
-      max: Math.max(...times),
-      n: times.length,
-      warmupMs,
-    },
-  };
-}
-
-/** max |a - b| / max |b| over the first n entries (all of b by default). */
-export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, n = b.length): number {
-  let err = 0, scale = 0;
-  for (let i = 0; i < n; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale > 0 ? err / scale : err;
-}
+// The timing helpers live in src/ (`hopc bench` uses them too); re-exported for bench/.
+export { median, relativeError, timeCalls, type Timing } from "../../src/runtime/timing.ts";
 
 /** Standard normal draws (Box–Muller over mulberry32), deterministic in the seed. */
 export function gaussianRng(seed: number): () => number {

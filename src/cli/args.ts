@@ -2,7 +2,15 @@
 
 export class UsageError extends Error {}
 
-export const COMMANDS = ["check", "compile", "explain", "retrieve", "tune", "help"] as const;
+export const COMMANDS = [
+  "check",
+  "compile",
+  "explain",
+  "retrieve",
+  "tune",
+  "bench",
+  "help",
+] as const;
 export const EMITS = ["ast", "ir", "plan", "wgsl"] as const;
 
 export interface ParsedArgs {
@@ -22,17 +30,26 @@ export interface ParsedArgs {
   outDir?: string;
   /** `explain --shape M,D`: the memory shape a plan is made for (`tune --shape M,D,B`: and B). */
   shape?: { M: number; D: number; B?: number };
-  /** `tune --min-time S`: seconds of timed calls per candidate. */
+  /** `tune --min-time S`: seconds of timed calls per candidate (`bench`: of the model). */
   minTime?: number;
+  /** `bench --steps N`: fixed steps instead of the model's. */
+  steps?: number;
+  /** `bench --seed N`: seed of the random memories and queries. */
+  seed?: number;
 }
 
 /** Options each command accepts, with whether they take a value. */
 const OPTIONS: Record<string, { value: boolean; commands: readonly string[] }> = {
-  "--model": { value: true, commands: ["explain", "retrieve", "tune"] },
-  "--set": { value: true, commands: ["check", "compile", "explain", "retrieve", "tune"] },
-  "--shape": { value: true, commands: ["explain", "tune"] },
-  "--min-time": { value: true, commands: ["tune"] },
-  "--json": { value: false, commands: ["check", "explain", "retrieve", "tune"] },
+  "--model": { value: true, commands: ["explain", "retrieve", "tune", "bench"] },
+  "--set": {
+    value: true,
+    commands: ["check", "compile", "explain", "retrieve", "tune", "bench"],
+  },
+  "--shape": { value: true, commands: ["explain", "tune", "bench"] },
+  "--min-time": { value: true, commands: ["tune", "bench"] },
+  "--steps": { value: true, commands: ["bench"] },
+  "--seed": { value: true, commands: ["bench"] },
+  "--json": { value: false, commands: ["check", "explain", "retrieve", "tune", "bench"] },
   "--emit": { value: true, commands: ["explain"] },
   "--memories": { value: true, commands: ["retrieve"] },
   "--queries": { value: true, commands: ["retrieve"] },
@@ -112,7 +129,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
         else out.output = value;
         break;
       case "--shape": {
-        if (command === "tune") {
+        if (command === "tune" || command === "bench") {
           const t = /^(\d+),(\d+),(\d+)$/.exec(value!);
           if (!t || [t[1], t[2], t[3]].some((n) => Number(n) < 1)) {
             throw new UsageError(
@@ -137,6 +154,22 @@ export function parseArgs(argv: string[]): ParsedArgs {
         out.minTime = t;
         break;
       }
+      case "--steps": {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 1) {
+          throw new UsageError(`--steps wants a positive integer, got \`${value}\``);
+        }
+        out.steps = n;
+        break;
+      }
+      case "--seed": {
+        const n = Number(value);
+        if (!/^\d+$/.test(value!) || n > 0xffffffff) {
+          throw new UsageError(`--seed wants an integer from 0 to 4294967295, got \`${value}\``);
+        }
+        out.seed = n;
+        break;
+      }
       case "--weights":
         out.weights = value;
         break;
@@ -159,8 +192,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     );
   }
   out.file = files[0];
-  if (command === "tune" && out.shape?.B === undefined) {
-    throw new UsageError("`hopc tune` needs --shape M,D,B");
+  if ((command === "tune" || command === "bench") && out.shape?.B === undefined) {
+    throw new UsageError(`\`hopc ${command}\` needs --shape M,D,B`);
   }
   if (command === "retrieve") {
     for (

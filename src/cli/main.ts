@@ -11,7 +11,8 @@ import {
 import type { Model } from "../ir.ts";
 import { checkText } from "../check.ts";
 import { parse } from "../../grammar/index.ts";
-import { encodeNpy, readNpy, writeFileAtomic } from "../io/npy.ts";
+import { encodeNpy } from "../io/npy.ts";
+import { readNpy, writeFileAtomic } from "../io/files.ts";
 import { checkShapes } from "../shapes.ts";
 import {
   loadReference,
@@ -22,14 +23,16 @@ import { acquireDevice } from "../runtime/device.ts";
 import { load } from "../runtime/retriever.ts";
 import { traceOnGpu } from "../runtime/trace.ts";
 import { checkTunable, entryOf, tune, writeTuned } from "../runtime/tune.ts";
-import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../plan/plan.ts";
-import { lookupTuned } from "../runtime/plan_cache.ts";
-import { adapterChoices, loopBudgetFor } from "../runtime/blocked/plan.ts";
+import { gpuUnsupported, makePlan } from "../plan/plan.ts";
+import { planForAdapter } from "../plan/adapter.ts";
 import { generateKernel } from "../wgsl/spec.ts";
 import { blockedParts } from "../wgsl/blocked_parts.ts";
 import { assemble } from "../runtime/blocked/wgsl.ts";
 import { emitModels, runtimeFiles } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
+import { pickModel } from "../pick_model.ts";
+import { bench, BENCH_TOLERANCE, formatBench } from "./bench.ts";
+import { createProgress, type Progress, stderrProgress } from "./progress.ts";
 
 export const USAGE = `hopc: a compiler for associative memories (modern Hopfield networks)
 
@@ -43,6 +46,10 @@ usage:
   hopc tune FILE.hop --shape M,D,B [--model NAME] [--min-time S] [--set NAME=VALUE]... [--json]
                 (times every kernel choice on this adapter, caches the fastest; cache file:
                  $HOPC_PLAN_CACHE, else $XDG_CACHE_HOME/hopc/plans.json or ~/.cache/hopc/plans.json)
+  hopc bench FILE.hop --shape M,D,B [--model NAME] [--steps N] [--min-time S] [--seed N]
+                [--set NAME=VALUE]... [--json]
+                (times retrieval on this adapter with random data: median ms per call after a
+                 warm-up, GFLOP/s, the plan used; checked once against the float64 reference)
 
 exit codes: 0 ok, 1 the input is wrong, 2 the command line is wrong, 3 no WebGPU adapter`;
 
@@ -50,12 +57,17 @@ exit codes: 0 ok, 1 the input is wrong, 2 the command line is wrong, 3 no WebGPU
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Progress of long runs (default: plain lines through `err`). */
+  progress?(): Progress;
 }
 
 const denoIo: Io = {
   out: (t) => console.log(t),
   err: (t) => console.error(t),
+  progress: () => stderrProgress(),
 };
+
+const progressOf = (io: Io): Progress => io.progress?.() ?? createProgress({ line: io.err });
 
 export async function main(argv: string[], io: Io = denoIo): Promise<number> {
   let args: ParsedArgs;
@@ -92,6 +104,8 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
         return await retrieve(args, sources, io);
       case "tune":
         return await tuneCommand(args, sources, io);
+      case "bench":
+        return await benchCommand(args, sources, io);
     }
   } catch (e) {
     if (e instanceof HopError) {
@@ -135,26 +149,6 @@ export async function loadModels(
   return models;
 }
 
-function pickModel(models: Model[], name: string | undefined, file: string): Model {
-  if (name === undefined) {
-    if (models.length === 1) return models[0];
-    throw inputError(
-      file,
-      models.length === 0
-        ? "the file defines no model"
-        : `the file defines ${models.length} models (${
-          models.map((m) => m.name).join(", ")
-        }): choose one with --model NAME`,
-    );
-  }
-  const found = models.find((m) => m.name === name);
-  if (found) return found;
-  throw inputError(
-    file,
-    `no model named \`${name}\` in this file (it defines ${models.map((m) => m.name).join(", ")})`,
-  );
-}
-
 async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): Promise<number> {
   const emit = args.emit ?? "ir";
   if (emit === "ast") {
@@ -186,30 +180,12 @@ async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): 
   // plan and wgsl: for the memory shape given (or an example), with this machine's adapter limits
   // when it has one, else WebGPU's defaults.
   const ctx = await acquireDevice({ required: false });
-  const limits = ctx?.limits ?? DEFAULT_LIMITS;
   const shape = args.shape ?? { M: 1024, D: 64 };
   const shown = await Promise.all(chosen.map(async (model) => {
     const unsupported = gpuUnsupported(model);
     if (unsupported) return { model: model.name, gpu: null, reason: unsupported };
     // A plan `hopc tune` cached for this adapter and shape bucket is the one a run would use.
-    const tuned = ctx ? await lookupTuned(ctx.info, model, shape.M, shape.D, 64) : null;
-    const adapter = ctx?.info ?? "";
-    const run = {
-      loopBudget: ctx ? loopBudgetFor(adapter) : 60000,
-      ...(tuned ?? {}),
-      blocked: { ...adapterChoices(adapter), ...tuned?.blocked },
-    };
-    let plan;
-    try {
-      plan = makePlan(model, shape, limits, run);
-    } catch (e) {
-      if (!tuned || !(e instanceof HopError)) throw e;
-      // A tuned plan that does not fit this shape: the rules decide.
-      plan = makePlan(model, shape, limits, {
-        loopBudget: run.loopBudget,
-        blocked: adapterChoices(adapter),
-      });
-    }
+    const plan = await planForAdapter(model, shape, ctx);
     return {
       ...plan,
       why: plan.source === "tuned"
@@ -367,10 +343,12 @@ async function tuneCommand(
   checkTunable(model); // features and quadrature models: "nothing to tune" (exit 1)
   const { M, D, B } = args.shape as { M: number; D: number; B: number };
   const ctx = await acquireDevice(); // NoAdapterError: exit 3
+  const progress = progressOf(io);
   const result = await tune(model, { M, D, B }, ctx, {
     minTime: args.minTime,
-    log: (line) => io.err(`hopc: tune: ${line}`),
-  });
+    log: (line) => progress.line(`hopc: tune: ${line}`),
+    status: (text) => progress.update(`hopc: tune: ${text}`),
+  }).finally(() => progress.done());
   let path: string;
   try {
     path = await writeTuned(result.key, entryOf(result));
@@ -406,6 +384,39 @@ async function tuneCommand(
   }
   io.out(`winner: ${result.winner.label} (${result.winner.ms.toFixed(3)} ms)`);
   io.err(`hopc: tuned plan for \`${model.name}\` written to ${path} (key ${result.key})`);
+  return 0;
+}
+
+/** `hopc bench`: time the model's retrieval at one shape; exit 1 if it disagrees with the reference. */
+async function benchCommand(
+  args: ParsedArgs,
+  sources: Map<string, string>,
+  io: Io,
+): Promise<number> {
+  const models = await loadModels(args.file, args.sets, sources);
+  const model = pickModel(models, args.model, args.file);
+  const shape = args.shape as { M: number; D: number; B: number };
+  // A model without a GPU lowering, or a shape the model cannot take (a top-k K over M), is an
+  // input error here (the diagnostic names it), before the adapter is looked for.
+  makePlan(model, shape);
+  checkShapes(model, { rows: shape.M, cols: shape.D }, { rows: shape.B, cols: shape.D });
+  const ctx = await acquireDevice(); // NoAdapterError: exit 3
+  const result = await bench(model, ctx, {
+    shape,
+    minTime: args.minTime,
+    steps: args.steps,
+    seed: args.seed,
+  }, progressOf(io));
+  if (args.json) io.out(JSON.stringify(result, null, 2));
+  else for (const line of formatBench(result)) io.out(line);
+  if (!result.ok) {
+    io.err(
+      `hopc: bench: model \`${model.name}\`: the GPU states differ from the float64 reference by ${
+        result.error.toExponential(2)
+      } (relative), over the tolerance ${BENCH_TOLERANCE}: the timing is of a wrong result`,
+    );
+    return 1;
+  }
   return 0;
 }
 

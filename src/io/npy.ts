@@ -1,6 +1,7 @@
 // NumPy `.npy` files: the array format of the command line (LANGUAGE.md section 4). Reads format
 // versions 1.0, 2.0 and 3.0, 2-D, C order, little-endian float32 or float64; writes version 1.0
-// float32. Anything else is an input error that names the file and what is wrong with it.
+// float32. Anything else is an input error that names the file and what is wrong with it. Bytes
+// only, so a browser can use it (mod.ts); reading and writing paths is ./files.ts.
 import { inputError } from "../diagnostics.ts";
 
 export interface Array2D {
@@ -89,8 +90,8 @@ export function parseNpy(bytes: Uint8Array, file: string): Array2D {
   return { rows, cols, data };
 }
 
-/** Encode a 2-D float32 array as a version 1.0 `.npy` file. */
-export function encodeNpy(a: Array2D): Uint8Array {
+/** Encode a 2-D array as a version 1.0 float32 `.npy` file (values rounded to float32). */
+export function encodeNpy(a: { rows: number; cols: number; data: ArrayLike<number> }): Uint8Array {
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${a.rows}, ${a.cols}), }`;
   // The header (with its 10-byte prefix and final newline) is padded to a multiple of 64 bytes.
   const total = Math.ceil((10 + header.length + 1) / 64) * 64;
@@ -104,29 +105,4 @@ export function encodeNpy(a: Array2D): Uint8Array {
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
   for (let i = 0; i < a.data.length; i++) view.setFloat32(total + 4 * i, a.data[i], true);
   return out;
-}
-
-export async function readNpy(path: string): Promise<Array2D> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw inputError(path, `cannot read the file: ${(e as Error).message}`);
-  }
-  return parseNpy(bytes, path);
-}
-
-/**
- * Write atomically: the bytes go to a temporary file beside the target, which is then renamed,
- * so a failed run never leaves a partial or empty output file.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }

@@ -9,6 +9,7 @@
 // requested only where the adapter offers them; the compiler must check `features` before using
 // one. Device loss and uncaptured errors are printed to stderr: WebGPU otherwise drops them.
 import { NoAdapterError } from "../diagnostics.ts";
+import { denoRuntime } from "../host/deno.ts";
 
 /** The limits the compiler plans kernels with, as granted to our device. */
 export interface DeviceLimits {
@@ -139,7 +140,8 @@ function installErrorHandlers(device: GPUDevice): void {
   });
 }
 
-function describeAdapter(info: GPUAdapterInfo): string {
+/** One line naming an adapter from its info (description, else vendor and architecture). */
+export function describeAdapter(info: GPUAdapterInfo): string {
   const name = info.description ||
     [info.vendor, info.architecture, info.device].filter((s) => s).join(" ") || "unknown adapter";
   // `isFallbackAdapter` is newer than some type definitions; read it defensively.
@@ -179,9 +181,11 @@ function formatBytes(n: number): string {
  * a private folder (where the permissions allow) so a user's terminal shows only hopc's output.
  */
 function quietMesa(): void {
+  const deno = denoRuntime(); // a browser has no Mesa to quiet
+  if (!deno) return;
   try {
-    if (!Deno.env.get("XDG_RUNTIME_DIR")) {
-      Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "hopc-xdg-" }));
+    if (!deno.env.get("XDG_RUNTIME_DIR")) {
+      deno.env.set("XDG_RUNTIME_DIR", deno.makeTempDirSync({ prefix: "hopc-xdg-" }));
     }
   } catch {
     // Without --allow-env or --allow-write the message stays; it is harmless.

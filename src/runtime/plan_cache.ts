@@ -6,6 +6,7 @@ import { kernelChoices } from "../plan/choices.ts";
 import type { BlockedChoices } from "./blocked/plan.ts";
 import type { BlockedPlan } from "./blocked/types.ts";
 import { blockedParts } from "../wgsl/blocked_parts.ts";
+import { denoRuntime, envVar as env } from "../host/deno.ts";
 
 /** What a tuned plan pins (the run choices of src/runtime/retriever.ts). */
 export interface TunedChoices {
@@ -83,16 +84,6 @@ export function entryOf(result: {
   };
 }
 
-const inDeno = () => typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
-
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined; // no --allow-env
-  }
-}
-
 /** The plan cache file under Deno, or null where no cache folder is known. */
 export function planCachePath(): string | null {
   const explicit = env("HOPC_PLAN_CACHE");
@@ -127,7 +118,8 @@ function parseCache(text: string, where: string): CacheFile {
 
 async function readCache(): Promise<CacheFile> {
   const empty: CacheFile = { version: 1, entries: {} };
-  if (!inDeno()) {
+  const deno = denoRuntime();
+  if (!deno) {
     const text = globalThis.localStorage?.getItem(LOCAL_STORAGE_KEY);
     return text == null ? empty : parseCache(text, `(localStorage ${LOCAL_STORAGE_KEY})`);
   }
@@ -135,7 +127,7 @@ async function readCache(): Promise<CacheFile> {
   if (!path) return empty;
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await deno.readTextFile(path);
   } catch {
     return empty; // missing (or unreadable): no tuned plans
   }
@@ -155,20 +147,21 @@ export async function writeTuned(key: string, entry: TunedEntry): Promise<string
   const cache = await readCache();
   cache.entries[key] = entry;
   const text = JSON.stringify(cache, null, 2) + "\n";
-  if (!inDeno()) {
+  const deno = denoRuntime();
+  if (!deno) {
     globalThis.localStorage.setItem(LOCAL_STORAGE_KEY, text);
     return `localStorage ${LOCAL_STORAGE_KEY}`;
   }
   const path = planCachePath();
   if (!path) throw new Error("no cache folder: set HOPC_PLAN_CACHE, XDG_CACHE_HOME or HOME");
   const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  if (slash > 0) await deno.mkdir(path.slice(0, slash), { recursive: true });
+  const tmp = `${path}.${deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
+    await deno.writeTextFile(tmp, text);
+    await deno.rename(tmp, path);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
+    await deno.remove(tmp).catch(() => {});
     throw e;
   }
   return path;

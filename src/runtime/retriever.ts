@@ -49,10 +49,13 @@ export interface RunChoices {
   limits?: GpuContext["limits"];
 }
 
+/** What `load` needs of a GPU context (a GpuContext, or one built from a bare GPUDevice). */
+export type RunContext = Pick<GpuContext, "device" | "info" | "limits">;
+
 export async function load(
   model: Model,
   X: Mat,
-  ctx?: GpuContext,
+  ctx?: RunContext,
   choices: RunChoices = {},
 ): Promise<Retriever> {
   ctx ??= await acquireDevice();

@@ -122,6 +122,8 @@ export interface TuneOptions {
   minTime?: number;
   /** Progress lines (one per candidate loaded, and the timing rounds). */
   log?: (line: string) => void;
+  /** A status that changes as the timing rounds go (a progress line; see src/cli/progress.ts). */
+  status?: (text: string) => void;
   /** Only the candidates whose label passes (tests; default all). */
   filter?: (label: string) => boolean;
   /** Seed of the synthetic data (default 1). */
@@ -283,6 +285,10 @@ export async function tune(
     const done = (l: (typeof live)[number]) =>
       l.times.length >= 1000 || (l.times.length >= 3 && l.spent >= minTime * 1000);
     for (let round = 0; live.some((l) => !done(l)); round++) {
+      const left = live.filter((l) => !done(l)).length;
+      opts.status?.(
+        `timing round ${round + 1}: ${left} of ${live.length} candidate(s) still timing`,
+      );
       for (const l of live) {
         if (done(l)) continue;
         const t = performance.now();
