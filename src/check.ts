@@ -65,7 +65,10 @@ function whole(min: number): NumberRule {
   };
 }
 
-export type ArgSpec = { kind: "number"; rule: NumberRule } | { kind: "name"; values: readonly string[] };
+export type ArgSpec = { kind: "number"; rule: NumberRule } | {
+  kind: "name";
+  values: readonly string[];
+};
 
 const num = (rule: NumberRule): ArgSpec => ({ kind: "number", rule });
 const oneOf = (...values: string[]): ArgSpec => ({ kind: "name", values });

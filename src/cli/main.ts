@@ -28,6 +28,7 @@ import { adapterChoices, loopBudgetFor } from "../runtime/blocked/plan.ts";
 import { generateKernel } from "../wgsl/spec.ts";
 import { emitModels, runtimeFiles } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
+import { serve as serveLsp } from "../lsp/server.ts";
 
 export const USAGE = `hopc: a compiler for associative memories (modern Hopfield networks)
 
@@ -41,6 +42,7 @@ usage:
   hopc tune FILE.hop --shape M,D,B [--model NAME] [--min-time S] [--set NAME=VALUE]... [--json]
                 (times every kernel choice on this adapter, caches the fastest; cache file:
                  $HOPC_PLAN_CACHE, else $XDG_CACHE_HOME/hopc/plans.json or ~/.cache/hopc/plans.json)
+  hopc lsp                                (a language server for editors, over stdin/stdout)
 
 exit codes: 0 ok, 1 the input is wrong, 2 the command line is wrong, 3 no WebGPU adapter`;
 
@@ -70,6 +72,7 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
     io.out(USAGE);
     return 0;
   }
+  if (args.command === "lsp") return await serveLsp(Deno.stdin.readable, Deno.stdout.writable);
   const sources = new Map<string, string>();
   try {
     switch (args.command) {
