@@ -138,6 +138,22 @@ Deno.test("lsp features: any text gives diagnostics, completions and hovers, nev
   );
 });
 
+Deno.test("lsp hover: arguments say what they accept, params where they are declared", () => {
+  const text = "param b = 4\nmodel m {\n  param k = 3\n  entropy tsallis(alpha = 1.5)\n" +
+    "  mask topk(k = k)\n  memory continuous(basis = box)\n  beta b\n}\n";
+  const at = (line: number, character: number) => hover(text, { line, character })?.contents.value;
+  assert.match(
+    at(3, 19) ?? "",
+    /\*\*alpha\*\* \(argument of `tsallis`\): must be greater than 1; required/,
+  );
+  assert.match(at(5, 21) ?? "", /one of `box`, `gaussian`; default `box`/, "hover on basis");
+  assert.match(at(5, 29) ?? "", /basis/, "hover on the value box");
+  assert.match(at(6, 7) ?? "", /param\*\* `b = 4` \(line 1\)/);
+  assert.match(at(4, 16) ?? "", /param\*\* `k = 3` \(line 3\)/, "the model's own param");
+  assert.match(at(1, 1) ?? "", /a model block/);
+  assert.equal(at(0, 11), undefined, "nothing to say about a number");
+});
+
 Deno.test("lsp catalog: every field has a meaning and every part its math", () => {
   for (const [field, spec] of Object.entries(LANGUAGE)) {
     assert.ok(FIELD_DOCS[field], `field ${field} has no description`);
@@ -364,6 +380,14 @@ Deno.test("lsp server: diagnostics, completion and hover over stdio, then shutdo
       const items = await completeAt("model m {\n  entropy \n}\n", 1, 10);
       assert.deepEqual(labels(items), Object.keys(entropies).sort());
     });
+
+    await t.step(
+      "a field whose value is missing does not swallow the next line's field",
+      async () => {
+        const items = await completeAt("model m {\n  beta\n  entropy \n}\n", 2, 10);
+        assert.deepEqual(labels(items), Object.keys(entropies).sort());
+      },
+    );
 
     await t.step("completion of a partly typed part name replaces the word", async () => {
       const items = await completeAt("model m {\n  entropy spa\n}\n", 1, 13);

@@ -319,3 +319,20 @@ Deno.test("textmate: numbers, comments, params and bad characters", () => {
   const points = args.find((t) => t.text === "points");
   assert(points && hasScope(points, "variable.parameter.argument.hop"), "points on line 3");
 });
+
+Deno.test("textmate: the extension's package.json contributes this grammar and configuration", () => {
+  const dir = new URL("../editors/vscode/", import.meta.url);
+  const pkg = JSON.parse(Deno.readTextFileSync(new URL("package.json", dir)));
+  const [language] = pkg.contributes.languages;
+  assert.equal(language.id, "hop");
+  assert.deepEqual(language.extensions, [".hop"]);
+  const [contributed] = pkg.contributes.grammars;
+  assert.equal(contributed.language, "hop");
+  assert.equal(contributed.scopeName, grammarJson.scopeName);
+  assert.deepEqual(JSON.parse(Deno.readTextFileSync(new URL(contributed.path, dir))), grammarJson);
+  const config = JSON.parse(Deno.readTextFileSync(new URL(language.configuration, dir)));
+  assert.equal(config.comments.lineComment, "#", "the lexer's comment character");
+  assert.deepEqual(config.brackets, [["{", "}"], ["(", ")"]]);
+  // Every file the packed extension lists exists.
+  for (const f of pkg.files) Deno.statSync(new URL(f, dir));
+});

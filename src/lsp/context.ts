@@ -20,7 +20,7 @@ import {
   RBrace,
   RParen,
 } from "../../grammar/tokens.ts";
-import { argSpec, partSpec } from "./catalog.ts";
+import { argSpec, FIELD_NAMES, partSpec } from "./catalog.ts";
 
 /** What a token is. */
 export type Role =
@@ -43,7 +43,8 @@ export type State =
   | { at: "paramName" }
   | { at: "paramEquals" }
   | { at: "paramValue" }
-  | { at: "value"; field: string }
+  /** After a field name on 0-based `line`: its value comes next. */
+  | { at: "value"; field: string; line: number }
   | { at: "afterPart"; field: string; part: string }
   | { at: "argName"; field: string; part: string; given: string[] }
   | { at: "argEquals"; field: string; part: string; arg: string; given: string[] }
@@ -120,7 +121,7 @@ export function walk(text: string): Walk {
         case "paramName":
           if (type === Identifier) {
             role({ kind: "paramName" });
-            pendingParam = { name: token.image, value: "", line: (token.startLine ?? 1) - 1 };
+            pendingParam = { name: token.image, value: "", line: line(token) };
             w.state = { at: "paramEquals" };
           } else [w.state, again] = [rest(), true];
           break;
@@ -142,7 +143,9 @@ export function walk(text: string): Walk {
         case "value":
           if (type === NumberLiteral) {
             role({ kind: "other" });
-            w.state = { at: "body" };
+            w.state = rest();
+          } else if (type === Identifier && startsField(s, token)) {
+            [w.state, again] = [rest(), true];
           } else if (type === Identifier) {
             const isPart = partSpec(s.field, token.image) !== undefined;
             role(isPart ? { kind: "part", field: s.field, part: token.image } : paramRef(token));
@@ -196,7 +199,7 @@ export function walk(text: string): Walk {
             // A name where a field may start is a field (a misspelt one too: the checker says so).
             role({ kind: "field", field: token.image });
             w.fields.push(token.image);
-            w.state = { at: "value", field: token.image };
+            w.state = { at: "value", field: token.image, line: line(token) };
           } else {
             role({ kind: "other" });
           }
@@ -205,6 +208,20 @@ export function walk(text: string): Walk {
     }
   }
   return w;
+}
+
+function line(token: IToken): number {
+  return (token.startLine ?? 1) - 1;
+}
+
+/**
+ * A field name on a later line than the field still waiting for its value: the value is missing
+ * (the checker says so) and the user is writing the next field, as in `beta` alone on its line,
+ * then `entropy ...`. Newlines are free in hop, but nobody writes a field's value there.
+ */
+function startsField(s: { field: string; line: number }, token: IToken): boolean {
+  return line(token) > s.line && FIELD_NAMES.includes(token.image) &&
+    partSpec(s.field, token.image) === undefined;
 }
 
 function paramRef(token: IToken): Role {
