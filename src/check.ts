@@ -26,7 +26,7 @@ export interface CheckResult {
 // What the language accepts: fields, their parts, and the arguments of each part.
 
 /** A range rule for a number: `need` completes "<name> ..." in the message. */
-interface NumberRule {
+export interface NumberRule {
   need: string;
   test: (v: number) => boolean;
   hint?: (v: number) => string | undefined;
@@ -65,12 +65,15 @@ function whole(min: number): NumberRule {
   };
 }
 
-type ArgSpec = { kind: "number"; rule: NumberRule } | { kind: "name"; values: readonly string[] };
+export type ArgSpec = { kind: "number"; rule: NumberRule } | {
+  kind: "name";
+  values: readonly string[];
+};
 
 const num = (rule: NumberRule): ArgSpec => ({ kind: "number", rule });
 const oneOf = (...values: string[]): ArgSpec => ({ kind: "name", values });
 
-interface PartSpec {
+export interface PartSpec {
   args: Record<string, ArgSpec>;
   /** Values of the arguments that may be left out (`width` of continuous is computed). */
   defaults: Record<string, number | string>;
@@ -87,22 +90,22 @@ function needs(args: Record<string, ArgSpec>, example: string, defaults = {}): P
 }
 
 /** A field whose value is a part name, possibly with arguments. */
-interface PartField {
+export interface PartField {
   kind: "part";
   parts: Record<string, PartSpec>;
 }
 /** `beta`: a number. */
-interface NumberField {
+export interface NumberField {
   kind: "number";
   rule: NumberRule;
 }
 /** `steps`: a count, or the part `until(...)`. */
-interface StepsField {
+export interface StepsField {
   kind: "steps";
   rule: NumberRule;
   parts: Record<string, PartSpec>;
 }
-type FieldSpec = PartField | NumberField | StepsField;
+export type FieldSpec = PartField | NumberField | StepsField;
 
 const FIELDS: Record<string, FieldSpec> = {
   memory: {
@@ -178,6 +181,12 @@ const FIELDS: Record<string, FieldSpec> = {
 };
 
 const FIELD_NAMES = Object.keys(FIELDS);
+
+/**
+ * What the checker accepts, read-only, for editor tooling (src/lsp/ completes and explains from
+ * it, tests/textmate_test.ts holds the TextMate grammar to it), so no second list can drift.
+ */
+export const LANGUAGE: Readonly<Record<string, Readonly<FieldSpec>>> = FIELDS;
 
 // ---------------------------------------------------------------------------------------------
 // Reporting.

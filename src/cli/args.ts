@@ -9,6 +9,7 @@ export const COMMANDS = [
   "retrieve",
   "tune",
   "bench",
+  "lsp",
   "help",
 ] as const;
 export const EMITS = ["ast", "ir", "plan", "wgsl"] as const;
@@ -66,6 +67,15 @@ export function parseArgs(argv: string[]): ParsedArgs {
   }
   if (!(COMMANDS as readonly string[]).includes(command)) {
     throw new UsageError(`unknown command \`${command}\` (commands: ${COMMANDS.join(", ")})`);
+  }
+  // `hopc lsp` serves an editor over stdio and takes no file. LSP clients (vscode-languageclient
+  // among them) may append `--stdio`, the only transport there is.
+  if (command === "lsp") {
+    const extra = rest.find((a) => a !== "--stdio");
+    if (extra !== undefined) {
+      throw new UsageError(`\`hopc lsp\` takes no arguments, got \`${extra}\``);
+    }
+    return { command: "lsp", file: "", sets: {}, json: false };
   }
   const out: ParsedArgs = {
     command: command as ParsedArgs["command"],

@@ -33,6 +33,7 @@ import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { pickModel } from "../pick_model.ts";
 import { bench, BENCH_TOLERANCE, formatBench } from "./bench.ts";
 import { createProgress, type Progress, stderrProgress } from "./progress.ts";
+import { serve as serveLsp } from "../lsp/server.ts";
 
 export const USAGE = `hopc: a compiler for associative memories (modern Hopfield networks)
 
@@ -50,6 +51,7 @@ usage:
                 [--set NAME=VALUE]... [--json]
                 (times retrieval on this adapter with random data: median ms per call after a
                  warm-up, GFLOP/s, the plan used; checked once against the float64 reference)
+  hopc lsp                                (a language server for editors, over stdin/stdout)
 
 exit codes: 0 ok, 1 the input is wrong, 2 the command line is wrong, 3 no WebGPU adapter`;
 
@@ -84,6 +86,7 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
     io.out(USAGE);
     return 0;
   }
+  if (args.command === "lsp") return await serveLsp(Deno.stdin.readable, Deno.stdout.writable);
   const sources = new Map<string, string>();
   try {
     switch (args.command) {
