@@ -405,22 +405,7 @@ fn score_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 }
 
 
-// The row max (every unmasked entry gets weight, so nothing is compacted).
-@compute @workgroup_size(WGR)
-fn row_init(@builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>) {
-  let local = wid.x + wid.y * grid.x;
-  if (local >= shape.nq) { return; }  // uniform: the same for the whole workgroup
-  let q = shape.q0 + local;
-  if (query_done(lid, q)) { return; }
-  let base = local * shape.M;
-  var part_max = NO_MAX;
-  for (var i = lid; i < shape.M; i = i + WGR) { part_max = max(part_max, scratch[base + i]); }
-  let m = reduce_max(lid, part_max);
-  if (lid == 0u) { qinfo[q * QINFO + SHIFT] = m; }
-}
-
-// p_i = exp(s_i - shift) / sum, masked entries exactly 0.
+// p_i = exp(s_i - shift) / sum with shift the row max; masked entries exactly 0. Every unmasked entry gets weight, so nothing is compacted.
 @compute @workgroup_size(WGR)
 fn row_weights(@builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>) {
@@ -429,7 +414,9 @@ fn row_weights(@builtin(local_invocation_index) lid: u32,
   let q = shape.q0 + local;
   if (query_done(lid, q)) { return; }
   let base = local * shape.M;
-  let shift = qinfo[q * QINFO + SHIFT];
+  var part_max = NO_MAX;
+  for (var i = lid; i < shape.M; i = i + WGR) { part_max = max(part_max, scratch[base + i]); }
+  let shift = reduce_max(lid, part_max);
   var part_w = 0.0;
   for (var i = lid; i < shape.M; i = i + WGR) {
     let s = scratch[base + i];

@@ -130,6 +130,8 @@ Deno.test("every blocked plan keeps each pass within the loop budget it declares
         rowBlock: fc.constantFrom(1, 2, 4, 8),
         queriesPerThread: fc.constantFrom<4 | 8>(4, 8),
         binding: fc.constantFrom(1 << 20, 134217728),
+        tile: fc.constantFrom<"none" | "workgroup">("none", "workgroup"),
+        workgroupSize: fc.constantFrom(16, 64, 256),
       }),
       (c) => {
         const parts = FAMILIES[c.family];
@@ -140,6 +142,8 @@ Deno.test("every blocked plan keeps each pass within the loop budget it declares
             schedule: c.schedule,
             rowBlock: c.rowBlock,
             queriesPerThread: c.queriesPerThread,
+            tile: c.tile,
+            workgroupSize: c.workgroupSize,
           });
         } catch (e) {
           // A plan may refuse (with a message naming the limit), never exceed.
@@ -277,6 +281,19 @@ function candidatePlans(model: Model): { label: string; choices: RunChoices }[] 
   if (online) {
     out.push({ label: "fused r2", choices: { blocked: { schedule: "fused", rowBlock: 2 } } });
   }
+  // X through workgroup tiles, with short and long row blocks and few or many threads.
+  out.push({
+    label: "tiled q8 r8 wg64",
+    choices: {
+      blocked: { tile: "workgroup", queriesPerThread: 8, rowBlock: 8, workgroupSize: 64 },
+    },
+  });
+  out.push({
+    label: "tiled q4 r1 wg16",
+    choices: {
+      blocked: { tile: "workgroup", queriesPerThread: 4, rowBlock: 1, workgroupSize: 16 },
+    },
+  });
   // The rules for a GPU adapter (wider workgroups) on this one.
   out.push({
     label: "threePass wg64 rows256",

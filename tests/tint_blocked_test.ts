@@ -6,7 +6,8 @@
 // Variants: every model of the examples and a list crossing each entropy, similarity, post, mask
 // and step policy, with the features and quadrature families, each at a small and a large D and
 // under the plan choices a run can take (the CPU adapters' rules, a GPU's wider workgroups, 4
-// queries per thread with short row blocks, the fused schedule where it applies), and for a
+// queries per thread with short row blocks, X through workgroup tiles, the fused schedule where it
+// applies), and for a
 // browser that grants only WebGPU's default limits. Every entry point of every distinct text is
 // checked; under the default limits Tint must have nothing at all to say.
 import assert from "node:assert/strict";
@@ -76,6 +77,7 @@ const CHOICES: [string, BlockedChoices][] = [
   ["gpu rules", { workgroupSize: 64, rowWorkgroupSize: 64 }],
   ["q4 r1", { queriesPerThread: 4, rowBlock: 1, workgroupSize: 16, rowWorkgroupSize: 32 }],
   ["fused", { schedule: "fused", rowBlock: 2, workgroupSize: 16, rowWorkgroupSize: 32 }],
+  ["tiled", { tile: "workgroup", workgroupSize: 64, rowWorkgroupSize: 64 }],
 ];
 
 function variants(): Variant[] {
@@ -88,7 +90,7 @@ function variants(): Variant[] {
       for (const [label, choices] of CHOICES) {
         if (label === "fused" && parts.family !== "online") continue;
         for (const limits of [LLVMPIPE, DEFAULT_LIMITS]) {
-          if (limits === DEFAULT_LIMITS && label !== "gpu rules") continue;
+          if (limits === DEFAULT_LIMITS && label !== "gpu rules" && label !== "tiled") continue;
           const plan = planBlocked(parts, keys, D, limits, 60000, choices);
           const code = assemble(parts, plan);
           if (byText.has(code)) continue;

@@ -62,6 +62,7 @@ Deno.test("tune: an online model's candidates: three-pass q4/q8 x r4/r8, wg64, f
     "threePass q8 r4 wg16",
     "threePass q8 r8 wg16",
     "threePass q8 r8 wg64",
+    "threePass q8 r8 wg64 tiled",
     "fused q4 r8 wg16",
   ]);
   const fused = candidates(m).find((c) => c.label.startsWith("fused"))!;
@@ -91,10 +92,11 @@ Deno.test("tune: threshold models (entmax, top-K) have no fused candidate", () =
       "threePass q8 r4 wg16",
       "threePass q8 r8 wg16",
       "threePass q8 r8 wg64",
+      "threePass q8 r8 wg64 tiled",
     ], m.name);
   }
   // Pooled continuous memories (box, exact) run the blocked kernels too.
-  assert.equal(labels(exampleModel("sparse_l2.hop", "continuous_video")).length, 6);
+  assert.equal(labels(exampleModel("sparse_l2.hop", "continuous_video")).length, 7);
 });
 
 Deno.test("tune: a random mask's three-pass candidates take row blocks 1 and 2", () => {
@@ -105,6 +107,7 @@ Deno.test("tune: a random mask's three-pass candidates take row blocks 1 and 2",
     "threePass q8 r1 wg16",
     "threePass q8 r2 wg16",
     "threePass q8 r2 wg64",
+    "threePass q8 r2 wg64 tiled",
     "fused q4 r8 wg16",
   ]);
 });
@@ -127,6 +130,7 @@ Deno.test("tune: features and quadrature models tune their three-pass plans; a m
       "threePass q8 r4 wg16",
       "threePass q8 r8 wg16",
       "threePass q8 r8 wg64",
+      "threePass q8 r8 wg64 tiled",
     ], m.name);
   }
   const [m] = checkText(UNSUPPORTED, "unsupported.hop").models;

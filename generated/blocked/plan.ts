@@ -21,6 +21,8 @@ export interface BlockedChoices {
   workgroupSize?: number;
   /** Threads of the per-query passes (a power of two). */
   rowWorkgroupSize?: number;
+  /** Stage X through workgroup memory in the score pass (three-pass schedule only). */
+  tile?: BlockedPlan["tile"];
   /** Invocations a dispatch should have at least (M is split further to reach it). */
   parallelism?: number;
 }
@@ -69,10 +71,12 @@ export function passIterations(
   parts:
     & Pick<BlockedParts, "mask" | "ent" | "bisection">
     & Partial<Pick<BlockedParts, "projected">>,
-  p: Pick<
-    BlockedPlan,
-    "schedule" | "d4" | "rowBlock" | "rowWorkgroupSize" | "readoutSlice" | "halvingsPerDispatch"
-  >,
+  p:
+    & Pick<
+      BlockedPlan,
+      "schedule" | "d4" | "rowBlock" | "rowWorkgroupSize" | "readoutSlice" | "halvingsPerDispatch"
+    >
+    & Partial<Pick<BlockedPlan, "tile" | "tileChunks" | "workgroupSize">>,
   rowsPerSplit: number,
   M: number,
   splits: number,
@@ -92,7 +96,12 @@ export function passIterations(
     out.fused_weights = perM;
     return out;
   }
-  out.score_rows = 24 + blocks * (d4 + 1 + 8 * rb);
+  if (p.tile === "workgroup" && p.tileChunks && p.workgroupSize) {
+    // Per row block: for each tile of chunks, the shared load, then the tile's chunks.
+    const tc = p.tileChunks;
+    out.score_rows = 24 +
+      blocks * (cdiv(d4, tc) * (cdiv(rb * tc, p.workgroupSize) + tc + 1) + 8 * rb);
+  } else out.score_rows = 24 + blocks * (d4 + 1 + 8 * rb);
   out.readout_rows = 8 + blocks + 8; // the slice of readoutSlice chunks is written out, not looped
   const projected = parts.projected;
   if (projected?.kind === "features") {
@@ -111,9 +120,13 @@ export function passIterations(
   if (parts.mask.kind === "topk") {
     out.row_select = 4 * (cdiv(256, wgr) + perM + 256) + 2 * perM + 2 * L;
   }
-  out.row_init = (parts.ent.kind === "threshold" ? 4 * perM : perM) + 6 * L;
-  if (parts.ent.kind === "threshold") out.row_bisect = p.halvingsPerDispatch * (perM + L + 1);
-  out.row_weights = 2 * perM + L;
+  if (parts.ent.kind === "threshold") {
+    out.row_init = 4 * perM + 6 * L;
+    out.row_bisect = p.halvingsPerDispatch * (perM + L + 1);
+    out.row_weights = 2 * perM + L;
+  } else {
+    out.row_weights = 3 * perM + 3 * L; // max, exp and sum, normalize
+  }
   return out;
 }
 
@@ -193,7 +206,21 @@ export function planBlocked(
       "use --device cpu (the float64 reference) for vectors this long",
     );
   }
-  const base = { schedule, d4, rowBlock, rowWorkgroupSize, readoutSlice, halvingsPerDispatch: 1 };
+  // Workgroup tiles of X in the score pass: rowBlock rows x tileChunks chunks (16 chunks of 16
+  // bytes per row: 2 KiB at 8 rows).
+  const tile = schedule === "threePass" && choices.tile === "workgroup" ? "workgroup" : "none";
+  const tileChunks = tile === "workgroup" ? Math.min(d4, 16) : 0;
+  const base = {
+    schedule,
+    d4,
+    rowBlock,
+    rowWorkgroupSize,
+    readoutSlice,
+    halvingsPerDispatch: 1,
+    tile,
+    tileChunks,
+    workgroupSize,
+  } as const;
   // Rows per split: the most whose passes stay within the budget (estimates are linear in rows).
   const at = (rows: number) => passIterations(parts, base, rows, M, 1);
   const blockedPasses = schedule === "fused" ? ["fused_step"] : ["score_rows", "readout_rows"];
@@ -233,6 +260,8 @@ export function planBlocked(
     workgroupSize,
     rowWorkgroupSize,
     queriesPrivate: schedule === "fused",
+    tile,
+    tileChunks,
     readoutSlice,
     rowsPerSplit,
     halvingsPerDispatch,

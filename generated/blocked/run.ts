@@ -541,7 +541,11 @@ export class BlockedRetrieval {
       const overChunks = (name: string, width: number) => {
         this.chunks.forEach((_, ci) => {
           use(name, slotOf[si][ci], ci);
-          this.#dispatchThreads(pass, qgroups * width * perChunk[ci]);
+          if (name === "score_rows" && plan.tile === "workgroup") {
+            // One workgroup per (split, block of WG query groups): see wgsl_tiled.ts.
+            const qblocks = Math.ceil(qgroups / plan.workgroupSize);
+            pass.dispatchWorkgroups(...this.#grid(qblocks * perChunk[ci]));
+          } else this.#dispatchThreads(pass, qgroups * width * perChunk[ci]);
         });
       };
       perQuery("prepare_queries");
@@ -556,7 +560,7 @@ export class BlockedRetrieval {
         } else {
           overChunks("score_rows", 1);
           if (parts.mask.kind === "topk") perQuery("row_select");
-          perQuery("row_init");
+          if (parts.ent.kind === "threshold") perQuery("row_init");
           for (let k = 0; k < bisections; k++) {
             perQuery("row_bisect", k === bisections - 1 ? lastSlot[si] : slot0);
           }

@@ -120,6 +120,15 @@ export interface BlockedPlan {
   rowWorkgroupSize: number;
   /** (text) the thread's queries live in private memory (else they are read from storage). */
   queriesPrivate: boolean;
+  /**
+   * (text) how the score pass reads X: straight from storage (each thread loads its rows; on CPU
+   * adapters loads hit the same cache lines anyway), or staged through workgroup memory in tiles
+   * of rowBlock rows x `tileChunks` vec4 chunks that the workgroup's threads load once together and
+   * all use (the GPU design; its threads then share one split of M).
+   */
+  tile: "none" | "workgroup";
+  /** (text) vec4 chunks of D per workgroup tile (0 without tiles). */
+  tileChunks: number;
   /** (text) vec4 chunks of D one readout thread accumulates (D is split into slices of this). */
   readoutSlice: number;
   /** Memory rows one invocation covers in one pass (so its loops stay within the budget). */

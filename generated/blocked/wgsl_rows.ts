@@ -142,32 +142,24 @@ ${WHICH}
 `;
 }
 
-/** The exp maps on the stored row: the max, then p_i = exp(s_i - max) / sum, in place. */
+/**
+ * The exp maps on the stored row, in one pass (one dispatch per step fewer than a separate max
+ * pass: at small shapes the fixed cost of a dispatch dominates): the max, then
+ * p_i = exp(s_i - max) / sum, in place.
+ */
 function expPasses(parts: BlockedParts): string {
   const zero = parts.ent.kind === "exp" && parts.ent.zeroMemory;
-  return `// The row max (every unmasked entry gets weight, so nothing is compacted).
-@compute @workgroup_size(WGR)
-fn row_init(${ARGS}) {
-${WHICH}
-  if (query_done(lid, q)) { return; }
-  let base = local * shape.M;
-  var part_max = NO_MAX;
-  for (var i = lid; i < shape.M; i = i + WGR) { part_max = max(part_max, scratch[base + i]); }
-  let m = reduce_max(lid, part_max);
-  if (lid == 0u) { qinfo[q * QINFO + SHIFT] = ${
-    zero ? "max(m, 0.0)  /* the no-op memory scores 0 */" : "m"
-  }; }
-}
-
-// p_i = exp(s_i - shift) / sum${
-    zero ? " (the sum includes softmax1's zero-score memory)" : ""
-  }, masked entries exactly 0.
+  return `// p_i = exp(s_i - shift) / sum with shift the row max${
+    zero ? " (at least 0: softmax1's no-op memory scores 0, and the sum includes it)" : ""
+  }; masked entries exactly 0. Every unmasked entry gets weight, so nothing is compacted.
 @compute @workgroup_size(WGR)
 fn row_weights(${ARGS}) {
 ${WHICH}
   if (query_done(lid, q)) { return; }
   let base = local * shape.M;
-  let shift = qinfo[q * QINFO + SHIFT];
+  var part_max = NO_MAX;
+  for (var i = lid; i < shape.M; i = i + WGR) { part_max = max(part_max, scratch[base + i]); }
+  let shift = ${zero ? "max(reduce_max(lid, part_max), 0.0)" : "reduce_max(lid, part_max)"};
   var part_w = 0.0;
   for (var i = lid; i < shape.M; i = i + WGR) {
     let s = scratch[base + i];

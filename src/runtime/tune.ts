@@ -62,8 +62,9 @@ export function checkTunable(model: Model): void {
 /**
  * The candidate run choices of a model: the blocked kernels' three-pass schedule at 4 and 8
  * queries per thread and two row blocks (1 and 2 for random masks, whose short blocks skip more
- * rows, else 4 and 8) with 16 threads, the largest block at 8 queries also with 64 threads, and
- * the fused schedule for the online maps. The one-workgroup-per-query kernel is not among them:
+ * rows, else 4 and 8) with 16 threads, the largest block at 8 queries also with 64 threads and
+ * with X staged through workgroup tiles (the GPU design), and the fused schedule for the online
+ * maps. The one-workgroup-per-query kernel is not among them:
  * it was slower than every blocked plan at every measured shape on llvmpipe (179 ms against
  * 19 ms at (1024, 64, 64)), and its single entry point with every step inlined takes 68-167 s to
  * compile on Mesa's GL path (bench/compile_time.ts). Empty for a model without a GPU lowering.
@@ -89,6 +90,12 @@ export function candidates(model: Model): Candidate[] {
     for (const rb of rowBlocks) out.push(blocked("threePass", q, rb, 16));
   }
   out.push(blocked("threePass", 8, rowBlocks[rowBlocks.length - 1], 64));
+  // X staged through workgroup tiles in the score pass: the GPU design, a candidate everywhere.
+  const tiled = blocked("threePass", 8, rowBlocks[rowBlocks.length - 1], 64);
+  out.push({
+    label: `${tiled.label} tiled`,
+    choices: { ...tiled.choices, blocked: { ...tiled.choices.blocked, tile: "workgroup" } },
+  });
   if (kernelChoices(model).family === "online") out.push(blocked("fused", 4, 8, 16));
   return out;
 }

@@ -5,6 +5,7 @@ import type { BlockedParts, BlockedPlan } from "./types.ts";
 import { bindings, constants, header, partFunctions, rowHelpers } from "./wgsl_common.ts";
 import { blockedHelpers, fusedPass, readoutPass, scorePass } from "./wgsl_blocked.ts";
 import { projectedPass } from "./wgsl_projected.ts";
+import { scorePassTiled } from "./wgsl_tiled.ts";
 import {
   fallbackPass,
   finishPass,
@@ -24,8 +25,7 @@ export function entryPoints(parts: BlockedParts, plan: BlockedPlan): string[] {
     return [...out, pass, "readout_rows", "finish"];
   }
   if (parts.mask.kind === "topk") out.push("row_select");
-  out.push("row_init");
-  if (parts.ent.kind === "threshold") out.push("row_bisect");
+  if (parts.ent.kind === "threshold") out.push("row_init", "row_bisect");
   return [...out, "row_weights", "readout_rows", "finish"];
 }
 
@@ -40,7 +40,7 @@ export function assemble(parts: BlockedParts, plan: BlockedPlan): string {
     preparePasses(parts),
     fallbackPass(parts),
     plan.schedule === "fused" ? fusedPass(parts, plan) : [
-      scorePass(parts, plan),
+      plan.tile === "workgroup" ? scorePassTiled(parts, plan) : scorePass(parts, plan),
       ...(parts.projected ? [projectedPass(parts)] : [selectPass(parts), normalizerPasses(parts)]),
       readoutPass(plan, parts.projected?.kind === "features"),
     ].join("\n"),
