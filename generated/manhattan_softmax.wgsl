@@ -229,7 +229,8 @@ fn prepare_queries(@builtin(local_invocation_index) lid: u32,
     qinfo[q * QINFO + AUX] = aux;
     qinfo[q * QINFO + DONE] = 0.0;
     qinfo[q * QINFO + STEPS] = 0.0;
-    qinfo[q * QINFO + FALLBACK] = bitcast<f32>(0xffffffffu);
+    // None yet: the largest finite f32's bits, above any index (0xffffffff is a NaN: Tint refuses it).
+    qinfo[q * QINFO + FALLBACK] = bitcast<f32>(0x7f7fffffu);
   }
 }
 

@@ -42,7 +42,8 @@ ${
     qinfo[q * QINFO + AUX] = aux;
     qinfo[q * QINFO + DONE] = 0.0;
     qinfo[q * QINFO + STEPS] = 0.0;
-    qinfo[q * QINFO + FALLBACK] = bitcast<f32>(0xffffffffu);
+    // None yet: the largest finite f32's bits, above any index (0xffffffff is a NaN: Tint refuses it).
+    qinfo[q * QINFO + FALLBACK] = bitcast<f32>(0x7f7fffffu);
   }`)
   }
 }
