@@ -12,14 +12,14 @@ import {
   paintMap,
 } from "./basins.ts";
 import { uniform01 } from "./hopc_api.ts";
+import "./hooks.ts";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 export function attachBasins(editorModel: () => Model | undefined): void {
   const memories: [number, number][] = [[-0.6, -0.4], [0.55, -0.5], [0.05, 0.65]];
-  const state = { memories, maps: [] as BasinMap[], draws: 0 };
-  (globalThis as unknown as { hopcPlayground: { basins: typeof state } }).hopcPlayground.basins =
-    state;
+  const state = globalThis.hopcPlayground.basins;
+  state.memories = memories;
   const holder = $("basin-maps");
   const labels = [...NORMALIZERS.map((n) => n.label), "your model"];
   // Which maps to draw: each is a kernel compile, seconds on a software adapter.

@@ -3,7 +3,7 @@
 // GPU run of the selected model, and its pictures, plots and agreement with the float64 reference
 // (computed in a worker). What the page last showed is kept on `globalThis.hopcPlayground`, which
 // the browser test (tests/browser_test.ts) reads to check the page against its own reference.
-import { checkText, type Diagnostic, type Mat, type Model } from "./hopc_api.ts";
+import { checkText, type Mat, type Model } from "./hopc_api.ts";
 import { attachEditor, renderDiagnostics } from "./editor.ts";
 import {
   BUILT_IN,
@@ -18,48 +18,33 @@ import { device, runOnGpu } from "./gpu.ts";
 import { referenceInWorker, type ReferenceResult } from "./reference_client.ts";
 import { drawState, linePlot, weightsPlot } from "./plots.ts";
 import { attachBasins } from "./basins_ui.ts";
+import type { PlaygroundHooks, Shown } from "./hooks.ts";
 
-const DEFAULT_SOURCE = `# Edit a model: hopc checks it as you type. Rows are unit length, so
-# dot scores lie in [-1, 1] and beta sets how sharply memories compete.
+const DEFAULT_SOURCE = `# Edit a model: hopc checks it as you type.
+# Rows are unit length: dot scores lie in [-1, 1].
 model sparse {
   similarity dot
-  entropy    tsallis(alpha = 1.5)   # 1.5-entmax: exactly sparse weights
+  entropy    tsallis(alpha = 1.5)  # 1.5-entmax
   beta       24
   steps      4
 }
 
 model dense {
-  entropy shannon                   # softmax, the classic modern Hopfield network
+  entropy shannon  # softmax: the classic network
   beta    24
   steps   4
 }
 `;
 
-/** Everything the page showed after its last run (read by the browser test). */
-export interface Shown {
-  source: string;
-  modelName: string;
-  dataset: string;
-  spec: QuerySpec;
-  Q: number[];
-  /** The GPU's final states, drawn as "retrieved". */
-  states: number[];
-  weights: number[] | null;
-  reference: { states: number[]; ms: number } | null;
-  /** max |GPU - float64| over the states, null until the reference arrives. */
-  maxError: number | null;
-  msPerCall: number;
-}
-
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const page = {
-  shown: null as Shown | null,
-  diagnostics: [] as Diagnostic[],
-  /** Resolves when the page has wired itself up (adapter found or not). */
-  ready: null as Promise<void> | null,
+const page: PlaygroundHooks = {
+  shown: null,
+  diagnostics: [],
+  ready: null,
   runs: 0,
+  basins: { memories: [], maps: [], draws: 0 },
 };
-(globalThis as unknown as { hopcPlayground: typeof page }).hopcPlayground = page;
+globalThis.hopcPlayground = page;
 
 let models: Model[] = [];
 const sets = new Map<string, Mat>();

@@ -41,7 +41,7 @@ export const COLOURS = [
 ];
 
 const NS = "http://www.w3.org/2000/svg";
-const W = 320, H = 160, L = 52, R = 8, T = 10, Bm = 24;
+const W = 320, H = 160, L = 52, R = 8, T = 18, Bm = 24;
 
 function svgEl(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
   const el = document.createElementNS(NS, tag);
@@ -57,7 +57,7 @@ function fmt(v: number): string {
 function frame(svg: SVGSVGElement, title: string, lo: number, hi: number, xs: string[]): void {
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.append(svgEl("text", { x: L, y: T - 1, class: "title" }, title));
+  svg.append(svgEl("text", { x: L, y: T - 7, class: "title" }, title));
   svg.append(svgEl("line", { x1: L, y1: H - Bm, x2: W - R, y2: H - Bm, class: "axis" }));
   svg.append(svgEl("line", { x1: L, y1: T, x2: L, y2: H - Bm, class: "axis" }));
   svg.append(svgEl("text", { x: L - 4, y: T + 8, class: "tick end" }, fmt(hi)));

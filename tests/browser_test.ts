@@ -17,8 +17,9 @@ import { readNpy } from "../src/io/npy.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
 import { buildPlayground } from "../playground/build.ts";
 import { serveDir } from "../playground/serve.ts";
-import { makeQueries, type QuerySpec } from "../playground/data.ts";
+import { makeQueries } from "../playground/data.ts";
 import { basinModel, classify, gridQueries } from "../playground/basins.ts";
+import "../playground/hooks.ts"; // the type of globalThis.hopcPlayground
 
 const root = new URL("../", import.meta.url);
 const CHROMIUM = Deno.env.get("HOPC_CHROMIUM") ?? "/usr/bin/chromium";
@@ -49,26 +50,6 @@ if (!hasChromium) {
     `tests/browser_test.ts: SKIPPED: no Chromium at ${CHROMIUM} ` +
       "(apt-get install -y chromium, or set HOPC_CHROMIUM; .ci/run installs it)",
   );
-}
-
-interface Shown {
-  source: string;
-  modelName: string;
-  dataset: string;
-  spec: QuerySpec;
-  Q: number[];
-  states: number[];
-  maxError: number | null;
-}
-
-// What the page keeps on globalThis for this test (playground/main.ts, basins_ui.ts).
-declare global {
-  var hopcPlayground: {
-    ready: Promise<void> | null;
-    runs: number;
-    shown: Shown | null;
-    basins: { memories: [number, number][]; maps: { label: string; basinOf: Int32Array }[] };
-  };
 }
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
