@@ -4,7 +4,7 @@
 //   import { load } from "./positive_random_features.ts";
 //   const memory = await load(device, X, M, D);         // X: M x D numbers, row-major
 //   const { states } = await memory.retrieve(Q, B);     // Q: B x D numbers, row-major
-import { type KernelSpec, type LoadOptions, Retrieval } from "./hopc_runtime.ts";
+import { type KernelSpec, type Loaded, type LoadOptions, Retrieval } from "./hopc_runtime.ts";
 
 export const kernel: KernelSpec = {
   name: "positive_random_features",
@@ -258,6 +258,6 @@ export function load(
   M: number,
   D: number,
   opts?: LoadOptions,
-): Promise<Retrieval> {
+): Promise<Loaded> {
   return Retrieval.load(device, kernel, X, M, D, opts);
 }

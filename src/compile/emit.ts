@@ -67,7 +67,7 @@ function moduleText(model: Model, sourceName: string, wgsl: string, spec: object
 //   import { load } from "./${model.name}.ts";
 //   const memory = await load(device, X, M, D);         // X: M x D numbers, row-major
 //   const { states } = await memory.retrieve(Q, B);     // Q: B x D numbers, row-major
-import { type KernelSpec, type LoadOptions, Retrieval } from "./${RUNTIME_FILE}";
+import { type KernelSpec, type Loaded, type LoadOptions, Retrieval } from "./${RUNTIME_FILE}";
 
 export const kernel: KernelSpec = {
 ${Object.entries(spec).map(([k, v]) => `  ${k}: ${JSON.stringify(v)},`).join("\n")}
@@ -81,7 +81,7 @@ export function load(
   M: number,
   D: number,
   opts?: LoadOptions,
-): Promise<Retrieval> {
+): Promise<Loaded> {
   return Retrieval.load(device, kernel, X, M, D, opts);
 }
 `;
@@ -96,6 +96,7 @@ export const BLOCKED_FILES = [
   "wgsl_blocked.ts",
   "wgsl_rows.ts",
   "wgsl_projected.ts",
+  "wgsl_tiled.ts",
   "run.ts",
 ];
 
