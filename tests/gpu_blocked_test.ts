@@ -187,6 +187,17 @@ Deno.test("every blocked plan keeps each pass within the loop budget it declares
   );
 });
 
+Deno.test("the fused schedule is planned up to D = 64 only, three passes past it, with a note", () => {
+  const online = FAMILIES[0];
+  assert.equal(
+    planBlocked(online, 1000, 64, LIMITS, 60000, { schedule: "fused" }).schedule,
+    "fused",
+  );
+  const wide = planBlocked(online, 1000, 65, LIMITS, 60000, { schedule: "fused" });
+  assert.equal(wide.schedule, "threePass");
+  assert.ok(wide.notes.some((n) => /fused schedule needs an online map and D <= 64/.test(n)));
+});
+
 Deno.test("the loop budget planned for llvmpipe stays below its loop limit", () => {
   assert.ok(loopBudgetFor("llvmpipe (LLVM 15.0.6, 256 bits)") < LLVMPIPE_LOOP_LIMIT);
   assert.ok(loopBudgetFor("lavapipe") < LLVMPIPE_LOOP_LIMIT);
@@ -318,7 +329,7 @@ const MODELS = [
 for (const fields of MODELS) {
   gpuTest(`every candidate plan agrees with the reference: ${fields}`, async () => {
     const model = modelOf(fields);
-    const { X, Q } = data(300, 67, 13, 11);
+    const { X, Q } = data(300, 61, 13, 11);
     for (const { label, choices } of candidatePlans(model)) {
       await agree(model, X, Q, choices, label, { weights: true });
     }

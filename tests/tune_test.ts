@@ -74,6 +74,9 @@ Deno.test("tune: an online model's candidates: three-pass q4/q8 x r4/r8, wg64, f
   // compile on Mesa GL).
   assert.ok(candidates(m).every((c) => c.choices.kernel === "blocked"));
   assert.equal(nothingToTune(m), null);
+  // Past D = 64 the fused schedule's first compile takes too long: no candidate there.
+  assert.ok(candidates(m, 64).some((c) => c.label.startsWith("fused")));
+  assert.ok(!candidates(m, 65).some((c) => c.label.startsWith("fused")));
   // softmax1 is an online map too.
   const [s1] = checkText("model s1 { entropy softmax1 }", "s1.hop").models;
   assert.ok(labels(s1).includes("fused q4 r8 wg16"));

@@ -59,8 +59,13 @@ export function adapterChoices(adapterDescription: string): BlockedChoices {
     : { workgroupSize: 64, rowWorkgroupSize: 64 };
 }
 
-/** Largest d4 whose states and partials a thread keeps in private memory. */
-export const PRIVATE_D4 = 64;
+/**
+ * Largest d4 of the fused schedule. It keeps D-long arrays per thread in private memory, indexed
+ * by a loop variable, and Mesa's first compile of those grows fast with their length (on lavapipe,
+ * shader cache off: 5.6 s at D = 64, 45 s at D = 128, minutes at D = 256), so past D = 64 the
+ * plan takes three passes: every kernel compiles in under 10 s.
+ */
+export const PRIVATE_D4 = 16;
 const F32 = 4, VEC4 = 16;
 
 const log2 = (n: number) => Math.ceil(Math.log2(Math.max(2, n)));
@@ -185,13 +190,14 @@ export function planBlocked(
     rowWorkgroupSize *= 2;
   }
   const privateFits = d4 <= PRIVATE_D4;
-  // The fused schedule keeps D-long arrays per thread in private memory: fastest on llvmpipe,
-  // but such arrays (indexed by a loop variable) make its first compile take minutes (Mesa
-  // caches it afterwards), so it is a tuner's choice, not the rule.
+  // The fused schedule keeps D-long arrays per thread in private memory (see PRIVATE_D4): a
+  // tuner's choice, not the rule.
   let schedule = choices.schedule ?? "threePass";
   if (schedule === "fused" && !(parts.family === "online" && privateFits)) {
     schedule = "threePass";
-    notes.push("the fused schedule needs an online map and D <= 256; three passes instead");
+    notes.push(
+      `the fused schedule needs an online map and D <= ${4 * PRIVATE_D4}; three passes instead`,
+    );
   }
   // Random masks skip rows no query of the thread keeps: short row blocks skip more.
   const rowBlock = choices.rowBlock ?? (parts.mask.kind === "random" ? 1 : 8);

@@ -20,6 +20,7 @@ import { blockedParts } from "../wgsl/blocked_parts.ts";
 import type { GpuContext } from "./device.ts";
 import { load, type Retriever, type RunChoices } from "./retriever.ts";
 import { tuneKey } from "./plan_cache.ts";
+import { PRIVATE_D4 } from "./blocked/plan.ts";
 
 export {
   entryOf,
@@ -69,7 +70,7 @@ export function checkTunable(model: Model): void {
  * 19 ms at (1024, 64, 64)), and its single entry point with every step inlined takes 68-167 s to
  * compile on Mesa's GL path (bench/compile_time.ts). Empty for a model without a GPU lowering.
  */
-export function candidates(model: Model): Candidate[] {
+export function candidates(model: Model, D?: number): Candidate[] {
   if (nothingToTune(model) !== null || blockedParts(model) === null) return [];
   const random = model.mask.kind === "random";
   const rowBlocks = random ? [1, 2] : [4, 8];
@@ -96,7 +97,11 @@ export function candidates(model: Model): Candidate[] {
     label: `${tiled.label} tiled`,
     choices: { ...tiled.choices, blocked: { ...tiled.choices.blocked, tile: "workgroup" } },
   });
-  if (kernelChoices(model).family === "online") out.push(blocked("fused", 4, 8, 16));
+  // The fused schedule only where its first compile stays short (D <= 4 PRIVATE_D4).
+  const fusedFits = D === undefined || Math.ceil(D / 4) <= PRIVATE_D4;
+  if (kernelChoices(model).family === "online" && fusedFits) {
+    out.push(blocked("fused", 4, 8, 16));
+  }
   return out;
 }
 
@@ -226,7 +231,7 @@ export async function tune(
   }
   const minTime = opts.minTime ?? 1;
   const log = opts.log ?? (() => {});
-  const all = candidates(model).filter((c) => opts.filter?.(c.label) ?? true);
+  const all = candidates(model, D).filter((c) => opts.filter?.(c.label) ?? true);
   const { X, Q } = syntheticData(M, D, B, opts.seed ?? 1);
   const nq = Math.min(CHECKED_QUERIES, B);
   const Qc: Mat = { rows: nq, cols: D, data: Q.data.slice(0, nq * D) };
