@@ -8,10 +8,10 @@ import { formatDiagnostics } from "../src/diagnostics.ts";
 import { caseRng, FIELDS, nextFloat, probes } from "../tools/fuzz/language.ts";
 import { LANGUAGE } from "../src/check.ts";
 import { describeFailure, fuzz, newSummary, runCase } from "../tools/fuzz/run.ts";
-import { frontEnd } from "../tools/fuzz/targets.ts";
+import { frontEnd, lspServer } from "../tools/fuzz/targets.ts";
 
-function run(seed: number, count: number) {
-  const s = fuzz(seed, count, { maxFailures: 1 });
+async function run(seed: number, count: number) {
+  const s = await fuzz(seed, count, { maxFailures: 1 });
   assert.deepEqual(s.failures.map(describeFailure), []);
   assert.equal(s.files, count);
   assert.equal(s.accepted + s.rejected, count);
@@ -22,10 +22,10 @@ function run(seed: number, count: number) {
 
 Deno.test("fuzz: 2000 cases with seed 1", () => run(1, 2000));
 
-Deno.test("fuzz: 2000 cases with a random seed", () => {
+Deno.test("fuzz: 2000 cases with a random seed", async () => {
   const seed = crypto.getRandomValues(new Uint32Array(1))[0];
   console.log(`fuzz seed ${seed} (replay: deno task fuzz --seed ${seed} --count 2000)`);
-  run(seed, 2000);
+  await run(seed, 2000);
 });
 
 Deno.test("fuzz: a case is a function of (seed, index)", () => {
@@ -52,6 +52,13 @@ Deno.test("fuzz: the front-end target tells accepted from rejected files", () =>
   assert.equal(frontEnd("model m { beta 2 }", {}).failure, undefined);
   assert.equal(frontEnd("model m { beta 2 }", {}).accepted, true);
   assert.equal(frontEnd("model m { beta -2 }", {}).accepted, false);
+});
+
+Deno.test("fuzz: the LSP server target answers every request on good and bad text", async () => {
+  const rng = caseRng(1, 1);
+  for (const text of ["model m { entropy tsallis(alpha = 1.5) }", "model {{ ((( \uD800", ""]) {
+    assert.equal(await lspServer(text, rng), undefined);
+  }
 });
 
 // Bugs the fuzzer found.

@@ -26,7 +26,7 @@ const single = option("--case") !== undefined;
 const from = integer("--case", 0);
 const count = single ? 1 : integer("--count", 100_000);
 console.log(`fuzz seed ${seed}${single ? `, case ${from}` : `, ${count} files`}`);
-const s = fuzz(seed, count, {
+const s = await fuzz(seed, count, {
   from,
   progress: (done) => console.log(`  ${done} files, ${(performance.now() / 1000).toFixed(0)} s`),
 });

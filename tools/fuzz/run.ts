@@ -7,7 +7,7 @@ import { caseRng } from "./language.ts";
 import { generate, irMismatch, learnedCount, minimalRejected } from "./generate.ts";
 import { mutate } from "./mutate.ts";
 import { npyCase } from "./npy_cases.ts";
-import { frontEnd, lsp, npy } from "./targets.ts";
+import { frontEnd, lsp, lspServer, npy } from "./targets.ts";
 
 export interface Failure {
   target: "hop" | "lsp" | "npy";
@@ -81,6 +81,15 @@ export function runCase(seed: number, index: number, s: Summary): Failure | unde
   return undefined;
 }
 
+/** Every 50th case also goes through the LSP server's message handling. */
+async function serverCase(seed: number, index: number): Promise<Failure | undefined> {
+  const rng = caseRng(seed, index);
+  const g = generate(rng);
+  const { text, overrides } = mutate(g.text, g.overrides, rng);
+  const message = await lspServer(text, caseRng(seed, index, 2));
+  return message ? { target: "lsp", seed, index, message, text, overrides } : undefined;
+}
+
 /** A generated valid file: every model accepted iff predicted, with the values written. */
 function oracle(g: ReturnType<typeof generate>, models: { name: string }[]): string | undefined {
   for (const m of g.models) {
@@ -146,16 +155,16 @@ export function newSummary(seed: number): Summary {
 }
 
 /** Run cases `from` .. `from + count - 1`; stops at the first `maxFailures` failures. */
-export function fuzz(
+export async function fuzz(
   seed: number,
   count: number,
   opts: { from?: number; maxFailures?: number; progress?: (done: number) => void } = {},
-): Summary {
+): Promise<Summary> {
   const s = newSummary(seed);
   const t0 = performance.now();
   const from = opts.from ?? 0;
   for (let i = from; i < from + count; i++) {
-    const f = runCase(seed, i, s);
+    const f = runCase(seed, i, s) ?? (i % 50 === 2 ? await serverCase(seed, i) : undefined);
     if (f) {
       if (/uncaught exception/.test(f.message)) s.crashes++;
       f.minimized = minimize(f);

@@ -8,7 +8,9 @@ import { complete } from "../../src/lsp/completion.ts";
 import { diagnose } from "../../src/lsp/diagnostics.ts";
 import { lineStarts } from "../../src/lsp/documents.ts";
 import { hover } from "../../src/lsp/hover.ts";
-import type { Position, Range } from "../../src/lsp/protocol.ts";
+import { ErrorCodes, type Position, type Range } from "../../src/lsp/protocol.ts";
+import { Server } from "../../src/lsp/server.ts";
+import { MessageWriter } from "../../src/lsp/transport.ts";
 import { parseNpy } from "../../src/io/npy.ts";
 import type { Rng } from "./language.ts";
 
@@ -153,4 +155,53 @@ export function npy(bytes: Uint8Array): { failure?: string; accepted: boolean } 
     }
     return { accepted: false };
   }
+}
+
+/**
+ * The server itself on the same text: open, an incremental change with a random (maybe
+ * out-of-range) range, completion and hover; no request may be answered with InternalError
+ * (a handler that threw), and no notification may log one.
+ */
+export async function lspServer(text: string, rng: Rng): Promise<string | undefined> {
+  const sent: { id?: unknown; error?: { code: number; message: string } }[] = [];
+  const logged: string[] = [];
+  const decoder = new TextDecoder();
+  const out = new WritableStream<Uint8Array>({
+    write(chunk) {
+      const body = decoder.decode(chunk).replace(/^[^]*?\r\n\r\n/, "");
+      sent.push(JSON.parse(body));
+    },
+  });
+  const server = new Server(new MessageWriter(out), (t) => logged.push(t));
+  const uri = "file:///fuzz%20dir/fuzz.hop";
+  const pos = () => ({ line: rng.int(6) - 1, character: rng.int(40) - 1 });
+  const messages = [
+    { id: 1, method: "initialize", params: {} },
+    { method: "initialized", params: {} },
+    { method: "textDocument/didOpen", params: { textDocument: { uri, version: 1, text } } },
+    {
+      method: "textDocument/didChange",
+      params: {
+        textDocument: { uri, version: 2 },
+        contentChanges: [{ range: { start: pos(), end: pos() }, text: text.slice(0, rng.int(20)) }],
+      },
+    },
+    {
+      id: 2,
+      method: "textDocument/completion",
+      params: { textDocument: { uri }, position: pos() },
+    },
+    { id: 3, method: "textDocument/hover", params: { textDocument: { uri }, position: pos() } },
+  ];
+  try {
+    for (const m of messages) await server.receive(JSON.stringify({ jsonrpc: "2.0", ...m }));
+  } catch (e) {
+    return thrown(e);
+  }
+  const internal = sent.find((m) => m.error?.code === ErrorCodes.InternalError);
+  if (internal) return `lsp server: InternalError: ${internal.error?.message}`;
+  if (logged.length) return `lsp server logged: ${logged.join("; ")}`;
+  const unanswered = [1, 2, 3].find((id) => !sent.some((m) => m.id === id));
+  if (unanswered) return `lsp server: request ${unanswered} got no answer`;
+  return undefined;
 }
