@@ -86,13 +86,18 @@ function parserDiagnostics(errors: IRecognitionException[], tokens: IToken[], fi
 
 /** The token vector of the file, with the look-ups that messages need. */
 class ErrorContext {
-  constructor(readonly tokens: IToken[]) {}
+  /** Token index by start offset: a search per error was quadratic in files with many errors. */
+  readonly #byOffset = new Map<number, number>();
+  constructor(readonly tokens: IToken[]) {
+    tokens.forEach((t, i) => {
+      if (!this.#byOffset.has(t.startOffset)) this.#byOffset.set(t.startOffset, i);
+    });
+  }
 
   /** Index of a token in the vector; the end of the file is `tokens.length`. */
   indexOf(t: IToken): number {
     if (t.tokenType === EOF || !Number.isFinite(t.startOffset)) return this.tokens.length;
-    const i = this.tokens.findIndex((x) => x.startOffset === t.startOffset);
-    return i < 0 ? this.tokens.length : i;
+    return this.#byOffset.get(t.startOffset) ?? this.tokens.length;
   }
 
   /**

@@ -48,7 +48,8 @@ export function formatDiagnostics(diags: Diagnostic[], sources: Map<string, stri
     out.push(`${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message}`);
     const text = sources.get(d.file);
     if (text !== undefined) {
-      const lineText = text.split(/\r?\n/)[d.line - 1];
+      // Lines end as the lexer ends them: `\r\n`, `\n` or a lone `\r` (old Mac files).
+      const lineText = text.split(/\r\n|\r|\n/)[d.line - 1];
       if (lineText !== undefined) {
         out.push(`  ${lineText}`);
         const caretLen = Math.max(1, Math.min(d.length, lineText.length - d.col + 1));
