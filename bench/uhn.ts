@@ -196,6 +196,29 @@ export function table(cells: Cell[], Ns: number[]): string {
     );
 }
 
+/** The SVG: fraction correct against N, one panel per separation (UHN's own ones dashed). */
+export function figure(cells: Cell[], similarities: Similarity["kind"][]): string {
+  const plots = SEPARATIONS.map((sep) => {
+    const series: Series[] = similarities.map((kind, k) => {
+      const mine = cells.filter((c) => c.similarity === kind && c.separation === sep);
+      return {
+        label: kind,
+        x: mine.map((c) => c.N),
+        y: mine.map((c) => c.fraction),
+        dashed: k >= 5, // the palette has 8 colours: the later ones repeat, dashed
+      };
+    });
+    return linePlot({
+      title: `UHN retrieval, ${sep === "max" ? "max (topk k = 1)" : "softmax"}`,
+      xLabel: "memories N",
+      yLabel: "fraction correct",
+      series,
+      logX: true,
+    });
+  });
+  return panels(plots, 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The run
 
@@ -274,20 +297,7 @@ async function main() {
   );
   log(`wrote ${out}`);
   if (opts.svg) {
-    const plots = SEPARATIONS.map((sep) => {
-      const series: Series[] = opts.similarities.map((kind) => {
-        const mine = cells.filter((c) => c.similarity === kind && c.separation === sep);
-        return { label: kind, x: mine.map((c) => c.N), y: mine.map((c) => c.fraction) };
-      });
-      return linePlot({
-        title: `UHN retrieval, ${sep === "max" ? "max (topk k = 1)" : "softmax"}`,
-        xLabel: "memories N",
-        yLabel: "fraction correct",
-        series,
-        logX: true,
-      });
-    });
-    await Deno.writeTextFile(opts.svg, panels(plots, 2));
+    await Deno.writeTextFile(opts.svg, figure(cells, opts.similarities));
     log(`wrote ${opts.svg}`);
   }
 }

@@ -297,3 +297,43 @@ gpuTest(
     }
   },
 );
+
+Deno.test("hopc retrieve: negative data for kl exits 1 with the file, row, column and value, on both devices", async () => {
+  const { main } = await import("../src/cli/main.ts");
+  const { encodeNpy } = await import("../src/io/npy.ts");
+  const dir = await Deno.makeTempDir({ prefix: "hopc-uhn-" });
+  try {
+    await Deno.writeTextFile(`${dir}/m.hop`, "model m { similarity kl }\n");
+    await Deno.writeFile(`${dir}/X.npy`, encodeNpy(mat([[0.5, 0.25], [0.125, 0]])));
+    await Deno.writeFile(`${dir}/Q.npy`, encodeNpy(mat([[0.5, 0.25], [0.75, -0.5]])));
+    for (const device of ["cpu", "gpu"]) {
+      const err: string[] = [];
+      const code = await main(
+        [
+          "retrieve",
+          `${dir}/m.hop`,
+          "--memories",
+          `${dir}/X.npy`,
+          "--queries",
+          `${dir}/Q.npy`,
+          "-o",
+          `${dir}/o.npy`,
+          "--device",
+          device,
+        ],
+        { out: () => {}, err: (t) => err.push(t) },
+      );
+      if (device === "gpu" && code === 3) continue; // no adapter here
+      assert.equal(code, 1, err.join("\n"));
+      assert.match(
+        err.join("\n"),
+        new RegExp(
+          `${dir}/Q\\.npy.*needs non-negative queries: the first negative entry is row 1, column 1 \\(index 3\\), value -0\\.5`,
+        ),
+      );
+      await assert.rejects(() => Deno.stat(`${dir}/o.npy`), Deno.errors.NotFound);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
