@@ -14,7 +14,7 @@
 //   const { states } = await r.retrieve(Q, B);                // one submission, one readback
 
 import { type HostPrep, hostRows } from "./hopc_host.ts";
-import type { BlockedParts, BlockedPlan } from "./blocked/types.ts";
+import type { AuxKind, BlockedParts, BlockedPlan } from "./blocked/types.ts";
 import { type BlockedChoices, planBlocked, PlanError } from "./blocked/plan.ts";
 import { BlockedRetrieval, checkedModule, padRows as padChunks } from "./blocked/run.ts";
 
@@ -32,10 +32,10 @@ export interface KernelSpec {
    */
   family: "online" | "threshold" | "features" | "quadrature";
   /**
-   * Per-row number the similarity needs: computed on the GPU at load (norm, half_sq_norm), or
+   * Per-row number the similarity needs: computed on the GPU at load (see AuxKind), or
    * given by the host at load (`host`: the features' ksum, the continuous signal's norms).
    */
-  memoryAux: "none" | "norm" | "half_sq_norm" | "host";
+  memoryAux: AuxKind | "host";
   /** Scratch floats per query beyond M (the quadrature family keeps its points' masses there). */
   rowExtra?: number;
   /**

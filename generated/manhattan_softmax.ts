@@ -131,6 +131,8 @@ fn score_tile(lid: u32, tile0: u32, rows: u32, query_aux: f32) {
   let lane = lid % LANES;
   var partial = 0.0;
   if (r < rows) {
+    let xa = 0.0;
+    let qa = query_aux;
     for (var ch = lane; ch < D4; ch = ch + LANES) {
       let x = xt[r * D4 + ch];
       let q = state[ch];
@@ -282,13 +284,13 @@ fn prepare(@builtin(local_invocation_index) lid: u32,
   workgroupBarrier();
   for (var ch = lid; ch < D4; ch = ch + WG) { state[ch] = o[ch]; }
   workgroupBarrier();
-  var part_sq = 0.0;
+  var part = 0.0;
   for (var ch = lid; ch < D4; ch = ch + WG) {
     states[query * D4 + ch] = state[ch];
-    part_sq = part_sq + dot(state[ch], state[ch]);
+    part = part + dot(state[ch], state[ch]);
   }
-  let sq = reduce_sum(lid, part_sq);
-  if (lid == 0u) { weights[query] = sq; }
+  let total = reduce_sum(lid, part);
+  if (lid == 0u) { weights[query] = total; }
 }
 `,
 };

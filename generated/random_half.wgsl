@@ -66,9 +66,9 @@ struct Shape {
 
 // similarity: s_i = x_i . q
 fn finish_score(acc: f32, mem_aux: f32, query_aux: f32) -> f32 { return acc; }
-fn accumulate(x: vec4<f32>, q: vec4<f32>) -> f32 { return dot(x, q); }
-// The similarity of one memory chunk x with the thread's 4 queries (columns of qs).
-fn accumulate4(x: vec4<f32>, qs: mat4x4<f32>) -> vec4<f32> { return x * qs; }  // x . q_k for k = 0..3
+fn accumulate(x: vec4<f32>, q: vec4<f32>, xa: f32, qa: f32) -> f32 { return dot(x, q); }
+// The similarity of one memory chunk x (aux xa) with the thread's 4 queries (columns of qs, aux qa).
+fn accumulate4(x: vec4<f32>, qs: mat4x4<f32>, xa: f32, qa: vec4<f32>) -> vec4<f32> { return x * qs; }  // x . q_k for k = 0..3
 fn scores4(t: vec4<f32>, mem_aux: f32, qaux: vec4<f32>) -> vec4<f32> {
   return BETA * vec4<f32>(finish_score(t.x, mem_aux, qaux.x), finish_score(t.y, mem_aux, qaux.y),
                           finish_score(t.z, mem_aux, qaux.z), finish_score(t.w, mem_aux, qaux.w));
@@ -204,12 +204,12 @@ fn post_transform(lid: u32) -> f32 {
   return reduce_sum(lid, moved);
 }
 
-// The similarity's number of the state: none needed.
+// The similarity's number of the state (and, at load, of each memory row): none needed.
 fn state_aux(lid: u32) -> f32 {
-  var part_sq = 0.0;
-  for (var ch = lid; ch < D4; ch = ch + WGR) { part_sq = part_sq + dot(state[ch], state[ch]); }
-  let sq = reduce_sum(lid, part_sq);
-  return sq;
+  var part = 0.0;
+  for (var ch = lid; ch < D4; ch = ch + WGR) { part = part + dot(state[ch], state[ch]); }
+  let total = reduce_sum(lid, part);
+  return total;
 }
 
 var<private> qs: array<mat4x4<f32>, D4>;   // the thread's 4 states (column k = query k), when private
@@ -331,6 +331,7 @@ fn score_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let r1 = min(shape.rows, r0 + shape.rows_per_split);
   for (var i = r0; i < r1; i = i + 1u) {
     let i0 = min(i + 0u, r1 - 1u);
+    let xa0 = 0.0;
     let kept0_0 = mask_kept4(q + 0u, shape.row0 + i0, fb0, live0) & vec4<bool>(i + 0u < r1);
     var t0_0 = vec4<f32>(0.0);
     let kept0_1 = mask_kept4(q + 4u, shape.row0 + i0, fb1, live1) & vec4<bool>(i + 0u < r1);
@@ -340,15 +341,15 @@ fn score_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
         let q0d = states4(q + 0u, d);
         let q1d = states4(q + 4u, d);
         let x0 = memories[i0 * D4 + d];
-        t0_0 = t0_0 + accumulate4(x0, q0d);
-        t0_1 = t0_1 + accumulate4(x0, q1d);
+        t0_0 = t0_0 + accumulate4(x0, q0d, xa0, qaux0);
+        t0_1 = t0_1 + accumulate4(x0, q1d, xa0, qaux1);
       }
     }
-    let s0_0 = select(vec4<f32>(MASKED), scores4(t0_0, 0.0, qaux0), kept0_0);
+    let s0_0 = select(vec4<f32>(MASKED), scores4(t0_0, xa0, qaux0), kept0_0);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live0[k] && i + 0u < r1) { scratch[(q + 0u + k - shape.q0) * shape.M + shape.row0 + i0] = s0_0[k]; }
     }
-    let s0_1 = select(vec4<f32>(MASKED), scores4(t0_1, 0.0, qaux1), kept0_1);
+    let s0_1 = select(vec4<f32>(MASKED), scores4(t0_1, xa0, qaux1), kept0_1);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live1[k] && i + 0u < r1) { scratch[(q + 4u + k - shape.q0) * shape.M + shape.row0 + i0] = s0_1[k]; }
     }

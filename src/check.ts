@@ -132,6 +132,12 @@ const FIELDS: Record<string, FieldSpec> = {
       cosine: bare,
       euclidean: bare,
       manhattan: bare,
+      reciprocal_manhattan: bare,
+      reciprocal_euclidean: bare,
+      normalized_dot: bare,
+      kl: bare,
+      reverse_kl: bare,
+      js: bare,
       features: {
         args: { map: oneOf("positive", "elu", "relu"), count: num(whole(1)), seed: num(seed) },
         defaults: ARG_DEFAULTS.features,

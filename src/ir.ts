@@ -40,6 +40,12 @@ export const Similarity = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("cosine") }),
   z.object({ kind: z.literal("euclidean") }),
   z.object({ kind: z.literal("manhattan") }),
+  z.object({ kind: z.literal("reciprocal_manhattan") }),
+  z.object({ kind: z.literal("reciprocal_euclidean") }),
+  z.object({ kind: z.literal("normalized_dot") }),
+  z.object({ kind: z.literal("kl") }),
+  z.object({ kind: z.literal("reverse_kl") }),
+  z.object({ kind: z.literal("js") }),
   z.object({
     kind: z.literal("features"),
     map: z.enum(["positive", "elu", "relu"]),

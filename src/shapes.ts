@@ -3,6 +3,7 @@
 // any work, so a bad run fails early with a message that names the file or the model's line.
 import { HopError, inputError } from "./diagnostics.ts";
 import type { Model, Span } from "./ir.ts";
+import { similarityPart } from "./parts/registry.ts";
 
 export interface Shapes {
   /** Memories (rows of X). */
@@ -67,4 +68,53 @@ export function modelError(model: Model, path: string, message: string, hint?: s
     message: `model \`${model.name}\`: ${message}`,
     hint,
   }]);
+}
+
+/**
+ * Checks of the values themselves, for similarities that read rows as distributions (the part's
+ * `nonNegative`: kl, reverse_kl, js, normalized_dot): no negative entry in the memories or the
+ * queries (the first one is named, by row, column and value), and no post-transform that makes
+ * states negative. Called by the reference (src/reference/interpreter.ts), the GPU runtime
+ * (src/runtime/retriever.ts) and, with the file names, the command line, before any work.
+ * Either matrix may be omitted (a load checks the memories, a retrieve call the queries).
+ */
+export function checkValues(
+  model: Model,
+  X: { rows: number; cols: number; data: ArrayLike<number> } | null,
+  Q: { rows: number; cols: number; data: ArrayLike<number> } | null,
+  names = { memories: "memories", queries: "queries" },
+): void {
+  if (!similarityPart(model.similarity).nonNegative) return;
+  const kind = model.similarity.kind;
+  if (model.post.kind === "layernorm") {
+    throw modelError(
+      model,
+      "post",
+      `similarity \`${kind}\` needs non-negative states, and post layernorm makes entries negative`,
+      "use post identity, l2 or tanh with this similarity",
+    );
+  }
+  for (
+    const [m, file, what] of [[X, names.memories, "memories"], [
+      Q,
+      names.queries,
+      "queries",
+    ]] as const
+  ) {
+    if (!m) continue;
+    const bad = firstNegative(m.data);
+    if (bad < 0) continue;
+    throw inputError(
+      file,
+      `similarity \`${kind}\` needs non-negative ${what}: the first negative entry is row ${
+        Math.floor(bad / m.cols)
+      }, column ${bad % m.cols} (index ${bad}), value ${m.data[bad]}`,
+      "it reads every row as a distribution (divided by its sum): shift or clip the data to >= 0",
+    );
+  }
+}
+
+function firstNegative(data: ArrayLike<number>): number {
+  for (let i = 0; i < data.length; i++) if (data[i] < 0) return i;
+  return -1;
 }

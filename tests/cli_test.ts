@@ -9,6 +9,7 @@ import { encodeNpy, parseNpy } from "../src/io/npy.ts";
 import type { Model } from "../src/ir.ts";
 import type { Mat } from "../src/parts/types.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
+import { similarityPart } from "../src/parts/registry.ts";
 
 // Mesa complains on stderr without a runtime dir (main.ts imports the WebGPU runtime).
 if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
@@ -190,21 +191,26 @@ Deno.test("retrieve --device cpu: OUT.npy [B, D] float32 of the reference, for e
     const X = data(6, 4, 1), Q = data(3, 4, 2);
     await writeNpy(`${dir}/X.npy`, X);
     await writeNpy(`${dir}/Q.npy`, Q);
+    // The similarities that read rows as distributions get the same data made non-negative.
+    const abs = (m: Mat): Mat => ({ ...m, data: m.data.map(Math.abs) });
+    await writeNpy(`${dir}/X+.npy`, abs(X));
+    await writeNpy(`${dir}/Q+.npy`, abs(Q));
     let count = 0;
     for (const name of exampleNames) {
       const path = examplePath(name);
       const { models } = checkText(Deno.readTextFileSync(path), path);
       for (const model of models) {
         const out = `${dir}/out_${model.name}.npy`;
+        const plus = similarityPart(model.similarity).nonNegative ? "+" : "";
         const r = await hopc(
           "retrieve",
           path,
           "--model",
           model.name,
           "--memories",
-          `${dir}/X.npy`,
+          `${dir}/X${plus}.npy`,
           "--queries",
-          `${dir}/Q.npy`,
+          `${dir}/Q${plus}.npy`,
           "-o",
           out,
           "--device",
@@ -214,7 +220,9 @@ Deno.test("retrieve --device cpu: OUT.npy [B, D] float32 of the reference, for e
         const got = await readNpyFile(out);
         assert.equal(got.rows, 3);
         assert.equal(got.cols, 4);
-        const ref = retrieveReference(model, X, Q);
+        const ref = plus
+          ? retrieveReference(model, abs(X), abs(Q))
+          : retrieveReference(model, X, Q);
         assert.deepEqual(got.data, ref.states.data.map(Math.fround), `${name} ${model.name}`);
         // The header says <f4.
         const bytes = await Deno.readFile(out);

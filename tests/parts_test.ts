@@ -548,7 +548,13 @@ Deno.test("registry: every IR kind maps to a part of that kind", () => {
     "dot",
     "euclidean",
     "features",
+    "js",
+    "kl",
     "manhattan",
+    "normalized_dot",
+    "reciprocal_euclidean",
+    "reciprocal_manhattan",
+    "reverse_kl",
   ]);
   assert.deepEqual(Object.keys(masks).sort(), ["none", "random", "topk"]);
   const s = F([2, 1, -2]);

@@ -2,13 +2,42 @@
 // WGSL shared by every pass of the query-blocked kernels: the header, constants, bindings, the
 // per-query workgroup helpers (reductions, scan, post-transform) and the part snippets as
 // functions. Self-contained (see ./types.ts).
-import type { BlockedParts, BlockedPlan } from "./types.ts";
+import type { AuxKind, BlockedParts, BlockedPlan } from "./types.ts";
 
 /** f32 literal that WGSL accepts (always has a decimal point or exponent). */
 export function f32(v: number): string {
   if (!Number.isFinite(v)) throw new Error(`non-finite constant ${v}`);
   const s = Math.fround(v).toString();
   return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * The WGSL of an aux number: `chunk` is the partial of one vec4 chunk `v` (summed over chunks,
+ * zero padding adds 0), `final` the number from that sum `s`; `label` for comments.
+ */
+export function auxWgsl(
+  kind: AuxKind,
+): { label: string; chunk: (v: string) => string; final: (s: string) => string } {
+  switch (kind) {
+    case "norm":
+      return { label: "|v|", chunk: (v) => `dot(${v}, ${v})`, final: (s) => `sqrt(${s})` };
+    case "half_sq_norm":
+      return { label: "|v|^2 / 2", chunk: (v) => `dot(${v}, ${v})`, final: (s) => `0.5 * ${s}` };
+    case "l1":
+      return {
+        label: "sum_j |v_j|",
+        chunk: (v) => `dot(abs(${v}), vec4<f32>(1.0))`,
+        final: (s) => s,
+      };
+    case "inv_sum":
+      return {
+        label: "1 / sum_j v_j (0 if the sum is not positive)",
+        chunk: (v) => `dot(${v}, vec4<f32>(1.0))`,
+        final: (s) => `select(0.0, 1.0 / ${s}, ${s} > 0.0)`,
+      };
+    case "none":
+      return { label: "none needed", chunk: (v) => `dot(${v}, ${v})`, final: (s) => s };
+  }
 }
 
 /** Floats per query in the `qinfo` buffer, and what each slot holds. */
@@ -127,12 +156,13 @@ export function partFunctions(parts: BlockedParts): string {
   const out = [
     `// similarity: ${sim.math}`,
     `fn finish_score(acc: f32, mem_aux: f32, query_aux: f32) -> f32 { return ${sim.finish}; }`,
-    `fn accumulate(x: vec4<f32>, q: vec4<f32>) -> f32 { return ${sim.accumulate}; }`,
-    `// The similarity of one memory chunk x with the thread's 4 queries (columns of qs).`,
+    `fn accumulate(x: vec4<f32>, q: vec4<f32>, xa: f32, qa: f32) -> f32 { return ${sim.accumulate}; }`,
+    `// The similarity of one memory chunk x (aux xa) with the thread's 4 queries (columns of qs, aux qa).`,
     sim.linear
-      ? `fn accumulate4(x: vec4<f32>, qs: mat4x4<f32>) -> vec4<f32> { return x * qs; }  // x . q_k for k = 0..3`
-      : `fn accumulate4(x: vec4<f32>, qs: mat4x4<f32>) -> vec4<f32> {
-  return vec4<f32>(accumulate(x, qs[0]), accumulate(x, qs[1]), accumulate(x, qs[2]), accumulate(x, qs[3]));
+      ? `fn accumulate4(x: vec4<f32>, qs: mat4x4<f32>, xa: f32, qa: vec4<f32>) -> vec4<f32> { return x * qs; }  // x . q_k for k = 0..3`
+      : `fn accumulate4(x: vec4<f32>, qs: mat4x4<f32>, xa: f32, qa: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(accumulate(x, qs[0], xa, qa.x), accumulate(x, qs[1], xa, qa.y),
+                   accumulate(x, qs[2], xa, qa.z), accumulate(x, qs[3], xa, qa.w));
 }`,
     `fn scores4(t: vec4<f32>, mem_aux: f32, qaux: vec4<f32>) -> vec4<f32> {
   return BETA * vec4<f32>(finish_score(t.x, mem_aux, qaux.x), finish_score(t.y, mem_aux, qaux.y),
@@ -223,7 +253,7 @@ function postTransform(parts: BlockedParts): string {
   const { post } = parts;
   const needsNorm = post.needs.includes("sq_norm");
   const needsMeanVar = post.needs.includes("mean_var");
-  const sim = parts.sim;
+  const aux = auxWgsl(parts.sim.queryAux);
   return `// Real dimensions of chunk ch are 1, padding is 0 (padding must stay exactly 0).
 fn valid_lanes(ch: u32) -> vec4<f32> {
   let d = vec4<u32>(4u * ch, 4u * ch + 1u, 4u * ch + 2u, 4u * ch + 3u);
@@ -264,16 +294,12 @@ ${
   return reduce_sum(lid, moved);
 }
 
-// The similarity's number of the state: ${
-    sim.queryAux === "none" ? "none needed" : sim.queryAux === "norm" ? "|q|" : "|q|^2 / 2"
-  }.
+// The similarity's number of the state (and, at load, of each memory row): ${aux.label}.
 fn state_aux(lid: u32) -> f32 {
-  var part_sq = 0.0;
-  for (var ch = lid; ch < D4; ch = ch + WGR) { part_sq = part_sq + dot(state[ch], state[ch]); }
-  let sq = reduce_sum(lid, part_sq);
-  return ${
-    sim.queryAux === "norm" ? "sqrt(sq)" : sim.queryAux === "half_sq_norm" ? "0.5 * sq" : "sq"
-  };
+  var part = 0.0;
+  for (var ch = lid; ch < D4; ch = ch + WGR) { part = part + ${aux.chunk("state[ch]")}; }
+  let total = reduce_sum(lid, part);
+  return ${aux.final("total")};
 }
 `;
 }

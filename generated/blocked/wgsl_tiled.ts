@@ -48,6 +48,8 @@ ${
   let r0 = split * shape.rows_per_split;
   let r1 = min(shape.rows, r0 + shape.rows_per_split);
   for (var i = r0; i < r1; i = i + ${RB}u) {
+${rows.map((r) => `    let i${r} = min(i + ${r}u, r1 - 1u);`).join("\n")}
+${rows.map((r) => `    let xa${r} = ${memAux ? `memory_aux[i${r}]` : "0.0"};`).join("\n")}
 ${cells((r, g) => `    var t${r}_${g} = vec4<f32>(0.0);`)}
     for (var d0 = 0u; d0 < shape.d4; d0 = d0 + TC) {
       workgroupBarrier();   // every thread is done with the previous tile
@@ -63,20 +65,19 @@ ${each((g) => `        let q${g}d = states4(q + ${4 * g}u, d0 + c);`)}
 ${
     rows.map((r) =>
       `        let x${r} = xt[${r}u * TC + c];\n` +
-      groups.map((g) => `        t${r}_${g} = t${r}_${g} + accumulate4(x${r}, q${g}d);`).join("\n")
+      groups.map((g) =>
+        `        t${r}_${g} = t${r}_${g} + accumulate4(x${r}, q${g}d, xa${r}, qaux${g});`
+      ).join("\n")
     ).join("\n")
   }
       }
     }
-${rows.map((r) => `    let i${r} = min(i + ${r}u, r1 - 1u);`).join("\n")}
 ${
     cells((r, g) =>
       `    let kept${r}_${g} = ${
         random ? `mask_kept4(q + ${4 * g}u, shape.row0 + i${r}, fb${g}, live${g})` : `live${g}`
       } & vec4<bool>(i + ${r}u < r1);
-    let s${r}_${g} = select(vec4<f32>(MASKED), scores4(t${r}_${g}, ${
-        memAux ? `memory_aux[i${r}]` : "0.0"
-      }, qaux${g}), kept${r}_${g});
+    let s${r}_${g} = select(vec4<f32>(MASKED), scores4(t${r}_${g}, xa${r}, qaux${g}), kept${r}_${g});
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live${g}[k] && i + ${r}u < r1) { scratch[(q + ${
         4 * g

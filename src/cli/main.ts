@@ -13,7 +13,7 @@ import { checkText } from "../check.ts";
 import { parse } from "../../grammar/index.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { readNpy, writeFileAtomic } from "../io/files.ts";
-import { checkShapes } from "../shapes.ts";
+import { checkShapes, checkValues } from "../shapes.ts";
 import {
   loadReference,
   type RetrievalOutput,
@@ -217,6 +217,7 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   const X = await readNpy(memPath);
   const Q = await readNpy(qPath);
   checkShapes(model, X, Q, { memories: memPath, queries: qPath });
+  checkValues(model, X, Q, { memories: memPath, queries: qPath });
 
   const perMemory = args.weights !== undefined || args.trace !== undefined;
   const device = await chooseDevice(model, args.device, io, perMemory);

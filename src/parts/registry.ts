@@ -17,6 +17,12 @@ import { cosine } from "./similarity/cosine.ts";
 import { euclidean } from "./similarity/euclidean.ts";
 import { manhattan } from "./similarity/manhattan.ts";
 import { featuresPart } from "./similarity/features.ts";
+import { reciprocalManhattan } from "./similarity/reciprocal_manhattan.ts";
+import { reciprocalEuclidean } from "./similarity/reciprocal_euclidean.ts";
+import { normalizedDot } from "./similarity/normalized_dot.ts";
+import { kl } from "./similarity/kl.ts";
+import { reverseKl } from "./similarity/reverse_kl.ts";
+import { js } from "./similarity/js.ts";
 import { topk } from "./mask/topk.ts";
 import { random } from "./mask/random.ts";
 
@@ -54,6 +60,12 @@ export const similarities: {
   cosine,
   euclidean,
   manhattan,
+  reciprocal_manhattan: reciprocalManhattan,
+  reciprocal_euclidean: reciprocalEuclidean,
+  normalized_dot: normalizedDot,
+  kl,
+  reverse_kl: reverseKl,
+  js,
   features: featuresPart,
 };
 

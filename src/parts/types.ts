@@ -49,6 +49,11 @@ export interface PostPart<P extends Post = Post> {
 export interface SimilarityPart<S extends Similarity = Similarity> {
   kind: S["kind"];
   math: string;
+  /**
+   * Memories and queries must hold no negative entry (the divergences and normalized_dot read
+   * rows as distributions); src/shapes.ts checkValues enforces it with the data.
+   */
+  nonNegative?: boolean;
   /** s(x_i, q) for every memory row i, written into `out` (length X.rows). */
   reference(X: Mat, q: Float64Array, spec: S, out: Float64Array): void;
   /** Its lowering into the fused kernel. */

@@ -11,6 +11,7 @@
 // `features` similarity replaces scores and normalizer by the kernel-normalized update.
 import type { Model } from "../ir.ts";
 import type { Mat } from "../parts/types.ts";
+import { checkValues } from "../shapes.ts";
 import { entropyPart, maskPart, postPart, similarityPart } from "../parts/registry.ts";
 import {
   buildKernelState,
@@ -71,6 +72,7 @@ export function loadReference(
   X: Mat,
   opts: { weights?: boolean } = {},
 ): LoadedMemory {
+  checkValues(model, X, null);
   const prepared = prepareMemories(model, X);
   if (model.similarity.kind === "features") {
     return loadFeatures(model, prepared, opts.weights ?? true);
@@ -85,6 +87,7 @@ export function retrieveReference(
   Q: Mat,
   loaded: LoadedMemory = loadReference(model, X),
 ): RetrievalOutput {
+  checkValues(model, null, Q);
   const B = Q.rows, D = Q.cols;
   const states = { rows: B, cols: D, data: new Float64Array(B * D) };
   const weights = { rows: B, cols: loaded.width, data: new Float64Array(B * loaded.width) };

@@ -382,7 +382,7 @@ export type HostPrep =
     kind: "continuous";
     spec: ContinuousSpec;
     /** The signal's number at each point for the similarity (none for the pooled kernel). */
-    pointAux: "none" | "norm" | "half_sq_norm";
+    pointAux: "none" | "norm" | "half_sq_norm" | "l1" | "inv_sum";
   }
   | { kind: "features"; spec: FeaturesSpec; beta: number };
 
@@ -402,7 +402,7 @@ export function hostRows(prep: HostPrep, X: HostMat): { rows: HostMat; aux?: Flo
   }
   const coeffs = fitCoefficients(prep.spec, X);
   if (prep.pointAux === "none") return { rows: coeffs };
-  // The signal x(t_j) = B^T psi(t_j) at each point: its norm, or half its square.
+  // The signal x(t_j) = B^T psi(t_j) at each point: its aux number (norm, half square, ...).
   const { t } = trapezoidRule(prep.spec.points);
   const N = coeffs.rows, D = coeffs.cols;
   const psi = new Float64Array(N), x = new Float64Array(D);
@@ -416,9 +416,23 @@ export function hostRows(prep: HostPrep, X: HostMat): { rows: HostMat; aux?: Flo
       if (a === 0) continue;
       for (let d = 0; d < D; d++) x[d] += a * coeffs.data[n * D + d];
     }
-    let sq = 0;
-    for (let d = 0; d < D; d++) sq += x[d] * x[d];
-    aux[j] = prep.pointAux === "norm" ? Math.sqrt(sq) : 0.5 * sq;
+    let sq = 0, l1 = 0, sum = 0;
+    for (let d = 0; d < D; d++) {
+      sq += x[d] * x[d];
+      l1 += Math.abs(x[d]);
+      sum += x[d];
+    }
+    // As the kernels' AuxKind (runtime/blocked/types.ts): inv_sum is 0 where the sum is not positive.
+    const kind = prep.pointAux;
+    aux[j] = kind === "norm"
+      ? Math.sqrt(sq)
+      : kind === "half_sq_norm"
+      ? 0.5 * sq
+      : kind === "l1"
+      ? l1
+      : sum > 0
+      ? 1 / sum
+      : 0;
   }
   return { rows: coeffs, aux };
 }

@@ -7,7 +7,7 @@ import { HopError } from "../diagnostics.ts";
 import type { Model } from "../ir.ts";
 import type { Mat } from "../parts/types.ts";
 import { makePlan, type Plan } from "../plan/plan.ts";
-import { checkShapes, modelError } from "../shapes.ts";
+import { checkShapes, checkValues, modelError } from "../shapes.ts";
 import { kernelSpec } from "../wgsl/spec.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
 import {
@@ -58,6 +58,7 @@ export async function load(
   ctx?: RunContext,
   choices: RunChoices = {},
 ): Promise<Retriever> {
+  checkValues(model, X, null);
   ctx ??= await acquireDevice();
   const M = X.rows, D = X.cols;
   const plan = makePlan(model, { M, D }, ctx.limits); // throws a HopError for unsupported models
@@ -99,6 +100,7 @@ export async function load(
     blockedPlan: retrieval.blockedPlan,
     async retrieve(Q, opts = {}) {
       const { B } = checkShapes(model, X, Q);
+      checkValues(model, null, Q);
       try {
         return await retrieval.retrieve(Q.data, B, opts);
       } catch (e) {

@@ -14,6 +14,7 @@ import { type KernelChoices, kernelChoices, stepsLine } from "../plan/choices.ts
 
 export { type KernelChoices, kernelChoices, stepsLine };
 import { blockedParts } from "./blocked_parts.ts";
+import { auxWgsl } from "../runtime/blocked/wgsl_common.ts";
 import {
   type EntropyWgsl,
   entropyWgsl,
@@ -390,14 +391,13 @@ ${
 
 export function queryAux(c: Ctx): string {
   if (c.sim.queryAux === "none") return "";
-  return `// ${
-    c.sim.queryAux === "norm" ? "|q|" : "|q|^2 / 2"
-  } of the current state, needed by the similarity.
+  const aux = auxWgsl(c.sim.queryAux);
+  return `// ${aux.label} of the current state, needed by the similarity.
 fn query_aux_of_state(lid: u32) -> f32 {
-  var part_sq = 0.0;
-  for (var ch = lid; ch < D4; ch = ch + WG) { part_sq = part_sq + dot(state[ch], state[ch]); }
-  let sq = reduce_sum(lid, part_sq);
-  return ${c.sim.queryAux === "norm" ? "sqrt(sq)" : "0.5 * sq"};
+  var part = 0.0;
+  for (var ch = lid; ch < D4; ch = ch + WG) { part = part + ${aux.chunk("state[ch]")}; }
+  let total = reduce_sum(lid, part);
+  return ${aux.final("total")};
 }
 `;
 }
@@ -431,6 +431,8 @@ ${keptFlags}  for (var e = lid; e < rows * D4; e = e + WG) {
   let lane = lid % LANES;
   var partial = 0.0;
   if (r < rows${kept("r")}) {
+    let xa = ${c.sim.memoryAux === "none" ? "0.0" : "memory_aux[tile0 + r]"};
+    let qa = query_aux;
     for (var ch = lane; ch < D4; ch = ch + LANES) {
       let x = xt[r * D4 + ch];
       let q = state[ch];
@@ -779,7 +781,7 @@ ${loadQuery}  var steps_taken = 0u;
 
 // Load-time preparation of the memories, run once per load with queries = raw memories:
 // states[i] = ${c.post.transformsInputs ? "post(x_i)" : "x_i"}${
-    aux === "none" ? "" : `, weights[i] = ${aux === "norm" ? "|x_i|" : "|x_i|^2 / 2"}`
+    aux === "none" ? "" : `, weights[i] = ${auxWgsl(aux).label} of x_i`
   }.
 @compute @workgroup_size(WG)
 fn prepare(@builtin(local_invocation_index) lid: u32,
@@ -790,15 +792,13 @@ fn prepare(@builtin(local_invocation_index) lid: u32,
   query = index;
   for (var ch = lid; ch < D4; ch = ch + WG) { o[ch] = queries[query * D4 + ch]; }
   workgroupBarrier();
-${loadQuery}  var part_sq = 0.0;
+${loadQuery}  var part = 0.0;
   for (var ch = lid; ch < D4; ch = ch + WG) {
     states[query * D4 + ch] = state[ch];
-    part_sq = part_sq + dot(state[ch], state[ch]);
+    part = part + ${auxWgsl(aux).chunk("state[ch]")};
   }
-  let sq = reduce_sum(lid, part_sq);
-  if (lid == 0u) { weights[query] = ${
-    aux === "norm" ? "sqrt(sq)" : aux === "half_sq_norm" ? "0.5 * sq" : "sq"
-  }; }
+  let total = reduce_sum(lid, part);
+  if (lid == 0u) { weights[query] = ${auxWgsl(aux).final("total")}; }
 }
 `;
 }

@@ -3,6 +3,7 @@
 // holds only the shapes of those lowerings and two helpers for writing them.
 
 import { f32 } from "../runtime/blocked/wgsl_common.ts";
+import type { AuxKind } from "../runtime/blocked/types.ts";
 
 /** f32 literal that WGSL accepts (one copy, in the self-contained blocked runtime). */
 export { f32 };
@@ -18,16 +19,19 @@ export function positivePower(t: string, e: number): string {
 /** Similarity: the score of memory i is finish(sum over vec4 chunks of accumulate(x, q)). */
 export interface SimilarityWgsl {
   math: string;
-  /** Per-memory number precomputed at load (norm, half squared norm), or none. */
-  memoryAux: "none" | "norm" | "half_sq_norm";
-  /** Per-query number computed from the state at the start of every step. */
-  queryAux: "none" | "norm" | "half_sq_norm";
+  /** Per-memory number precomputed at load (see AuxKind), or none. */
+  memoryAux: AuxKind;
+  /** Per-query number computed from the state at the start of every step (the same kind). */
+  queryAux: AuxKind;
   /**
    * The score is a dot product x . q plus per-row and per-query terms, so it is linear in the row
    * (continuous memory can then score its signal at a point from r = B q).
    */
   linear: boolean;
-  /** Contribution of one vec4 chunk: WGSL expression in `x` and `q` (vec4<f32>). */
+  /**
+   * Contribution of one vec4 chunk: WGSL expression in `x` and `q` (vec4<f32>), and the memory's
+   * and the query's aux numbers `xa` and `qa` (f32; 0.0 when the kind is none).
+   */
   accumulate: string;
   /** Score before beta from the accumulated `acc`, `mem_aux` (of memory i) and `query_aux`. */
   finish: string;

@@ -3,6 +3,13 @@
 // the generated modules, so a generated module plans and assembles its kernels at load time for
 // whatever shapes and adapter it meets, with exactly the code the compiler itself runs.
 
+/**
+ * A per-row / per-query number a similarity needs, computed from the vector v by the same WGSL for
+ * memories (at load) and states (every step): `norm` |v|, `half_sq_norm` |v|^2 / 2, `l1` sum |v_j|,
+ * `inv_sum` 1 / sum v_j (0 when the sum is not positive: a vector with no distribution).
+ */
+export type AuxKind = "none" | "norm" | "half_sq_norm" | "l1" | "inv_sum";
+
 /** A model's math as WGSL snippets (from the part modules in src/parts/, at compile time). */
 export interface BlockedParts {
   name: string;
@@ -20,11 +27,11 @@ export interface BlockedParts {
   family: "online" | "threshold" | "features" | "quadrature";
   sim: {
     math: string;
-    memoryAux: "none" | "norm" | "half_sq_norm";
-    queryAux: "none" | "norm" | "half_sq_norm";
+    memoryAux: AuxKind;
+    queryAux: AuxKind;
     /** The score is x . q plus per-row and per-query terms (the matrix form applies). */
     linear: boolean;
-    /** One vec4 chunk's contribution, in `x` and `q`. */
+    /** One vec4 chunk's contribution, in `x`, `q` and the row's and query's aux `xa`, `qa`. */
     accumulate: string;
     /** The score before beta from `acc`, `mem_aux`, `query_aux`. */
     finish: string;

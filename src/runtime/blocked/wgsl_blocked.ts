@@ -105,6 +105,7 @@ ${
     let kept${r} = ${
         random ? `mask_kept4(q, shape.row0 + i${r}, fb, live)` : "live"
       } & vec4<bool>(i + ${r}u < r1);
+    let xa${r} = ${memAux ? `memory_aux[i${r}]` : "0.0"};
     var t${r} = vec4<f32>(0.0);`
     ).join("\n")
   }
@@ -115,18 +116,16 @@ ${
 ${
     rows.map((r) =>
       random
-        ? `      if (any(kept${r})) { let x = memories[i${r} * D4 + d]; x${r}[d] = x; t${r} = t${r} + accumulate4(x, qd); }`
+        ? `      if (any(kept${r})) { let x = memories[i${r} * D4 + d]; x${r}[d] = x; t${r} = t${r} + accumulate4(x, qd, xa${r}, qaux); }`
         : `      let x${r}_d = memories[i${r} * D4 + d];
       x${r}[d] = x${r}_d;
-      t${r} = t${r} + accumulate4(x${r}_d, qd);`
+      t${r} = t${r} + accumulate4(x${r}_d, qd, xa${r}, qaux);`
     ).join("\n")
   }
     }
 ${
     rows.map((r) =>
-      `    let s${r} = select(vec4<f32>(MASKED), scores4(t${r}, ${
-        memAux ? `memory_aux[i${r}]` : "0.0"
-      }, qaux), kept${r});`
+      `    let s${r} = select(vec4<f32>(MASKED), scores4(t${r}, xa${r}, qaux), kept${r});`
     ).join("\n")
   }
     let m = max(run_max, ${
@@ -202,7 +201,12 @@ ${
   let r0 = split * shape.rows_per_split;
   let r1 = min(shape.rows, r0 + shape.rows_per_split);
   for (var i = r0; i < r1; i = i + ${plan.rowBlock}u) {
-${rows.map((r) => `    let i${r} = min(i + ${r}u, r1 - 1u);`).join("\n")}
+${
+    rows.map((r) =>
+      `    let i${r} = min(i + ${r}u, r1 - 1u);
+    let xa${r} = ${memAux ? `memory_aux[i${r}]` : "0.0"};`
+    ).join("\n")
+  }
 ${
     cells((r, g) =>
       `    let kept${r}_${g} = ${
@@ -217,16 +221,16 @@ ${each((g) => `        let q${g}d = states4(q + ${4 * g}u, d);`)}
 ${
     rows.map((r) =>
       `        let x${r} = memories[i${r} * D4 + d];\n` +
-      groups.map((g) => `        t${r}_${g} = t${r}_${g} + accumulate4(x${r}, q${g}d);`).join("\n")
+      groups.map((g) =>
+        `        t${r}_${g} = t${r}_${g} + accumulate4(x${r}, q${g}d, xa${r}, qaux${g});`
+      ).join("\n")
     ).join("\n")
   }
       }
     }
 ${
     cells((r, g) =>
-      `    let s${r}_${g} = select(vec4<f32>(MASKED), scores4(t${r}_${g}, ${
-        memAux ? `memory_aux[i${r}]` : "0.0"
-      }, qaux${g}), kept${r}_${g});
+      `    let s${r}_${g} = select(vec4<f32>(MASKED), scores4(t${r}_${g}, xa${r}, qaux${g}), kept${r}_${g});
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live${g}[k] && i + ${r}u < r1) { scratch[(q + ${
         4 * g
