@@ -26,6 +26,7 @@ import {
   trapezoidRule,
   usesPooledForm,
 } from "./continuous.ts";
+import { applyClamp, clampRow, type Extras, valuesReadout } from "../extras.ts";
 
 /** What one step did to each query, for `--trace`. */
 export interface StepTrace {
@@ -42,7 +43,7 @@ export interface StepTrace {
 }
 
 export interface RetrievalOutput {
-  /** Final states, B x D. */
+  /** Final states, B x D; with values, their readout V^T p of the final weights, B x Dv. */
   states: Mat;
   /** Final weights, B x M (B x functions for continuous memory). */
   weights: Mat;
@@ -84,6 +85,7 @@ export function retrieveReference(
   X: Mat,
   Q: Mat,
   loaded: LoadedMemory = loadReference(model, X),
+  extras: Extras = {},
 ): RetrievalOutput {
   const B = Q.rows, D = Q.cols;
   const states = { rows: B, cols: D, data: new Float64Array(B * D) };
@@ -95,7 +97,10 @@ export function retrieveReference(
   const initial: StepTrace = { step: 0, energy: [], change: [], support: [], active: B };
   for (let b = 0; b < B; b++) {
     const q0 = Q.data.slice(b * D, (b + 1) * D);
-    qs.push(transformInput(model, q0));
+    const q = transformInput(model, q0).slice();
+    const fixed = clampRow(extras.clamp, b);
+    if (fixed) applyClamp(q, q0, fixed); // clamped dims keep the given values (src/extras.ts)
+    qs.push(q);
     initial.energy.push(loaded.energy(qs[b], b));
     initial.change.push(0);
     initial.support.push(0);
@@ -116,6 +121,8 @@ export function retrieveReference(
         continue;
       }
       const { next, weights: w } = loaded.step(qs[b], b);
+      const fixed = clampRow(extras.clamp, b);
+      if (fixed) applyClamp(next, Q.data.subarray(b * D, (b + 1) * D), fixed);
       const moved = distance(next, qs[b]);
       qs[b] = next;
       weights.data.set(w, b * loaded.width);
@@ -129,6 +136,9 @@ export function retrieveReference(
     trace.push(entry);
   }
   for (let b = 0; b < B; b++) states.data.set(qs[b], b * D);
+  if (extras.values) {
+    return { states: valuesReadout(extras.values, weights), weights, stepsRun, trace };
+  }
   return { states, weights, stepsRun, trace };
 }
 
