@@ -12,6 +12,7 @@ import { load, type RunChoices } from "../src/runtime/retriever.ts";
 import { HopError } from "../src/diagnostics.ts";
 import { checkExtras } from "../src/extras.ts";
 import { gpuTest } from "./helpers/gpu.ts";
+import { traceOnGpu } from "../src/runtime/trace.ts";
 
 function modelOf(fields: string): Model {
   const { models, diagnostics } = checkText(`model m { ${fields} }`, "test.hop");
@@ -216,3 +217,15 @@ Deno.test("extras: wrong shapes and values are errors naming the file and the va
   const features = modelOf("similarity features(count = 16)");
   assert.throws(() => checkExtras(features, shapes, { values: V(4, 1) }), /per-memory weights/);
 });
+
+gpuTest(
+  "--trace on the GPU with clamp and values: one step at a time, as the reference",
+  async (ctx) => {
+    const model = modelOf("entropy sparsemax  beta 4  post l2  steps until(tol = 1e-4, max = 12)");
+    const { X, Q, V, C } = data(35, 9, 5, 4, 21);
+    const ref = retrieveReference(model, X, Q, undefined, { values: V, clamp: C });
+    const out = await traceOnGpu(model, X, Q, ctx, { values: V, clamp: C });
+    assert.ok(maxRelError(out.states.data, ref.states.data) < 1e-4);
+    assert.deepEqual(out.stepsRun, ref.stepsRun);
+  },
+);
