@@ -229,3 +229,29 @@ gpuTest(
     assert.deepEqual(out.stepsRun, ref.stepsRun);
   },
 );
+
+gpuTest(
+  "library (mod.ts): load({ values }), retrieve({ clamp }), reference({ values, clamp })",
+  async (ctx) => {
+    const lib = await import("../mod.ts");
+    const compiled = lib.compile("model m { entropy sparsemax  beta 4  steps 3 }");
+    assert.ok(compiled.ok);
+    const model = compiled.model("m");
+    const { X, Q, V } = data(25, 8, 3, 2, 8);
+    const clamp = {
+      rows: 1,
+      cols: 8,
+      data: new Float64Array(8).map((_, d) => d % 3 === 0 ? 1 : 0),
+    };
+    const memory = await lib.load(ctx, model, X, { values: V });
+    const got = await memory.retrieve(Q, { clamp });
+    memory.destroy();
+    const want = lib.reference(model, X, Q, { values: V, clamp }).states;
+    assert.deepEqual([got.states.rows, got.states.cols], [3, 2]);
+    assert.ok(maxRelError(got.states.data, want.data) < 1e-4);
+    await assert.rejects(
+      lib.load(ctx, model, X, { values: { rows: 24, cols: 2, data: new Float64Array(48) } }),
+      /values have shape \[24, 2\]/,
+    );
+  },
+);
