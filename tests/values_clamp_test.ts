@@ -255,3 +255,38 @@ gpuTest(
     );
   },
 );
+
+gpuTest(
+  "values with memories split across bindings; values past one binding refused",
+  async (ctx) => {
+    // A binding of 64 KiB holds 256 rows at D = 64: 1000 keys span 4 buffers.
+    const limits = { ...ctx.limits, maxStorageBufferBindingSize: 65536 };
+    const model = modelOf("entropy tsallis(alpha = 1.5)  beta 8  steps 2");
+    const { X, Q, V } = data(1000, 64, 8, 10, 3);
+    const r = await load(model, X, ctx, { limits });
+    try {
+      assert.ok(r.blockedPlan!.rowsPerChunk < 1000, "the keys span several buffers");
+      const ref = retrieveReference(model, X, Q, undefined, { values: V });
+      const out = await r.retrieve(Q, { values: V });
+      assert.ok(maxRelError(out.states, ref.states.data) < 1e-4);
+      const wide = data(1000, 64, 8, 20, 3).V; // 80,000 bytes
+      await assert.rejects(
+        () => r.retrieve(Q, { values: wide }),
+        /values \[1000, 20\] need 80000 bytes, over the storage binding limit of 65536/,
+      );
+    } finally {
+      r.destroy();
+    }
+  },
+);
+
+Deno.test({
+  name: "the values pass validates with Tint (the browsers' WGSL compiler)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const { validateTint } = await import("../src/runtime/validate.ts");
+    const { VALUES_WGSL } = await import("../src/runtime/blocked/values.ts");
+    assert.deepEqual(await validateTint(VALUES_WGSL), []);
+  },
+});

@@ -115,7 +115,7 @@ export async function load(
       } catch (e) {
         if (e instanceof PlanError) {
           throw new HopError([{
-            file: "queries",
+            file: /^the values/.test(e.message) ? "values" : "queries",
             line: 1,
             col: 1,
             length: 1,
