@@ -290,3 +290,26 @@ Deno.test({
     assert.deepEqual(await validateTint(VALUES_WGSL), []);
   },
 });
+
+gpuTest(
+  "values with until: queries that stop at different steps keep their last weights",
+  async (ctx) => {
+    for (const entropy of ["shannon", "sparsemax", "tsallis(alpha = 1.5)"]) {
+      const model = modelOf(`entropy ${entropy}  beta 2  steps until(tol = 1e-3, max = 40)`);
+      const { X, Q, V } = data(30, 6, 12, 3, 13);
+      for (let b = 0; b < Q.rows; b++) { // some queries start on a memory, some far from all
+        for (let d = 0; d < 6; d++) Q.data[b * 6 + d] *= b % 3 === 0 ? 0.05 : 1 + b / 4;
+      }
+      const ref = retrieveReference(model, X, Q, undefined, { values: V });
+      assert.ok(new Set(ref.stepsRun).size > 1, `${entropy}: steps ${ref.stepsRun}`);
+      const r = await load(model, X, ctx);
+      try {
+        const out = await r.retrieve(Q, { values: V });
+        assert.deepEqual(Array.from(out.stepsRun), ref.stepsRun);
+        assert.ok(maxRelError(out.states, ref.states.data) < 1e-4, entropy);
+      } finally {
+        r.destroy();
+      }
+    }
+  },
+);
