@@ -313,3 +313,24 @@ gpuTest(
     }
   },
 );
+
+gpuTest("clamp on the projected families: features and continuous memory", async (ctx) => {
+  for (
+    const fields of [
+      "similarity features(count = 64)  beta 2  steps 3",
+      "memory continuous(functions = 8)  beta 4  steps 3",
+      "memory continuous(basis = gaussian, functions = 8)  entropy sparsemax  beta 4  steps 2",
+    ]
+  ) {
+    const model = modelOf(fields);
+    const { X, Q, C } = data(40, 8, 5, 2, 17);
+    const ref = retrieveReference(model, X, Q, undefined, { clamp: C });
+    const r = await load(model, X, ctx);
+    try {
+      const out = await r.retrieve(Q, { clamp: C });
+      assert.ok(maxRelError(out.states, ref.states.data) < 1e-4, fields);
+    } finally {
+      r.destroy();
+    }
+  }
+});
