@@ -16,9 +16,14 @@
 import { type HostPrep, hostRows } from "./hopc_host.ts";
 import type { AuxKind, BlockedParts, BlockedPlan } from "./blocked/types.ts";
 import { type BlockedChoices, planBlocked, PlanError } from "./blocked/plan.ts";
-import { BlockedRetrieval, checkedModule, padRows as padChunks } from "./blocked/run.ts";
+import {
+  BlockedRetrieval,
+  checkedModule,
+  padRows as padChunks,
+  type RetrieveOptions,
+} from "./blocked/run.ts";
 
-export type { BlockedChoices, BlockedParts, BlockedPlan, HostPrep };
+export type { BlockedChoices, BlockedParts, BlockedPlan, HostPrep, RetrieveOptions };
 export { BlockedRetrieval };
 
 /** What the runtime needs to know about a compiled model (emitted by `hopc compile`). */
@@ -385,7 +390,7 @@ function prepareRows(
 }
 
 export interface RetrieveResult {
-  /** Final states, B x D, row-major. */
+  /** Final states, B x D, row-major (B x Dv value readouts when values were given). */
   states: Float32Array;
   /** Final weights, B x M, when asked for. */
   weights?: Float32Array;
@@ -437,7 +442,7 @@ export interface Loaded {
   retrieve(
     Q: ArrayLike<number>,
     B: number,
-    opts?: { weights?: boolean; transformed?: boolean },
+    opts?: RetrieveOptions,
   ): Promise<RetrieveResult>;
   destroy(): void;
 }
@@ -737,7 +742,7 @@ export class Retrieval {
   retrieve(
     Q: ArrayLike<number>,
     B: number,
-    opts: { weights?: boolean; transformed?: boolean } = {},
+    opts: RetrieveOptions = {},
   ): Promise<RetrieveResult> {
     // Calls share this object's buffers (and its one readback buffer, which cannot be mapped
     // twice): overlapping calls run one after another.
@@ -751,9 +756,15 @@ export class Retrieval {
   async #retrieve(
     Q: ArrayLike<number>,
     B: number,
-    opts: { weights?: boolean; transformed?: boolean },
+    opts: RetrieveOptions,
   ): Promise<RetrieveResult> {
     const { device, plan, M, D, limits } = this;
+    if (opts.values || opts.clamp) {
+      throw new PlanError(
+        "values and clamp run on the query-blocked kernels, not the one-workgroup-per-query kernel",
+        'load without kernel: "workgroup"',
+      );
+    }
     if (!(B >= 1 && Q.length === B * D)) {
       throw new RangeError(`queries must be B x D = ${B} x ${D} values, got ${Q.length}`);
     }

@@ -98,3 +98,38 @@ Deno.test("overlapping retrieve calls on one loaded memory each get their own an
   }
   memory.destroy();
 });
+
+Deno.test("a generated module reads values apart from the keys and clamps dims (src/extras.ts)", async () => {
+  const ctx = await acquireDevice();
+  const text = await Deno.readTextFile(new URL("examples/sparse_l2.hop", root));
+  const model = checkText(text, "examples/sparse_l2.hop").models.find((m) =>
+    m.name === "sparse_l2"
+  )!;
+  const mod = await import(new URL("generated/sparse_l2.ts", root).href);
+  const M = 30, D = 8, B = 4, Dv = 3;
+  const X = Float64Array.from({ length: M * D }, (_, i) => Math.sin(1.3 * i) + Math.cos(0.7 * i));
+  const Q = Float64Array.from({ length: B * D }, (_, i) => X[i] + 0.2 * Math.sin(3.1 * i));
+  const V = Float64Array.from({ length: M * Dv }, (_, i) => Math.cos(2.3 * i));
+  const C = Float64Array.from({ length: D }, (_, d) => d % 2);
+  const memory = await mod.load(ctx.device, X, M, D);
+  const { states } = await memory.retrieve(Q, B, { values: { data: V, cols: Dv }, clamp: C });
+  memory.destroy();
+  const ref = retrieveReference(
+    model,
+    { rows: M, cols: D, data: X },
+    {
+      rows: B,
+      cols: D,
+      data: Q,
+    },
+    undefined,
+    {
+      values: { rows: M, cols: Dv, data: V },
+      clamp: { rows: 1, cols: D, data: C },
+    },
+  );
+  assert.equal(states.length, B * Dv);
+  const scale = Math.max(...ref.states.data.map(Math.abs));
+  const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
+  assert.ok(err <= 1e-4 * scale, `max error ${err} vs scale ${scale}`);
+});

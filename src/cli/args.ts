@@ -26,6 +26,8 @@ export interface ParsedArgs {
   output?: string;
   weights?: string;
   trace?: string;
+  values?: string;
+  clamp?: string;
   device?: "gpu" | "cpu";
   /** `compile -o DIR`. */
   outDir?: string;
@@ -57,6 +59,8 @@ const OPTIONS: Record<string, { value: boolean; commands: readonly string[] }> =
   "-o": { value: true, commands: ["retrieve", "compile"] },
   "--weights": { value: true, commands: ["retrieve"] },
   "--trace": { value: true, commands: ["retrieve"] },
+  "--values": { value: true, commands: ["retrieve"] },
+  "--clamp": { value: true, commands: ["retrieve"] },
   "--device": { value: true, commands: ["retrieve"] },
 };
 
@@ -185,6 +189,12 @@ export function parseArgs(argv: string[]): ParsedArgs {
         break;
       case "--trace":
         out.trace = value;
+        break;
+      case "--values":
+        out.values = value;
+        break;
+      case "--clamp":
+        out.clamp = value;
         break;
       case "--device":
         if (value !== "gpu" && value !== "cpu") {

@@ -14,6 +14,7 @@ import { parse } from "../../grammar/index.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { readNpy, writeFileAtomic } from "../io/files.ts";
 import { checkShapes, checkValues } from "../shapes.ts";
+import { checkExtras, type Extras } from "../extras.ts";
 import {
   loadReference,
   type RetrievalOutput,
@@ -43,7 +44,7 @@ usage:
   hopc explain FILE.hop [--model NAME] [--emit ast|ir|plan|wgsl] [--shape M,D] [--set NAME=VALUE]...
   hopc retrieve FILE.hop --memories X.npy --queries Q.npy -o OUT.npy
                 [--model NAME] [--set NAME=VALUE]... [--device gpu|cpu]
-                [--weights W.npy] [--trace T.json] [--json]
+                [--weights W.npy] [--trace T.json] [--values V.npy] [--clamp C.npy] [--json]
   hopc tune FILE.hop --shape M,D,B [--model NAME] [--min-time S] [--set NAME=VALUE]... [--json]
                 (times every kernel choice on this adapter, caches the fastest; cache file:
                  $HOPC_PLAN_CACHE, else $XDG_CACHE_HOME/hopc/plans.json or ~/.cache/hopc/plans.json)
@@ -216,23 +217,35 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   const memPath = args.memories!, qPath = args.queries!;
   const X = await readNpy(memPath);
   const Q = await readNpy(qPath);
-  checkShapes(model, X, Q, { memories: memPath, queries: qPath });
+  const shapes = checkShapes(model, X, Q, { memories: memPath, queries: qPath });
   checkValues(model, X, Q, { memories: memPath, queries: qPath });
+  // Values apart from the keys, [M, Dv], and a 0/1 clamp mask, [B, D] or [1, D] (src/extras.ts).
+  const extras: Extras = {};
+  if (args.values) extras.values = await readNpy(args.values);
+  if (args.clamp) extras.clamp = await readNpy(args.clamp);
+  checkExtras(model, shapes, extras, { values: args.values ?? "", clamp: args.clamp ?? "" });
 
   const perMemory = args.weights !== undefined || args.trace !== undefined;
   const device = await chooseDevice(model, args.device, io, perMemory);
   let result: RetrievalOutput;
   if (device === "cpu") {
     const wanted = args.weights !== undefined || args.trace !== undefined;
-    result = retrieveReference(model, X, Q, loadReference(model, X, { weights: wanted }));
+    result = retrieveReference(
+      model,
+      X,
+      Q,
+      loadReference(model, X, { weights: wanted }),
+      extras,
+    );
   } else if (args.trace) {
-    result = await traceOnGpu(model, X, Q);
+    result = await traceOnGpu(model, X, Q, undefined, extras);
   } else {
     const r = await load(model, X);
     try {
-      const out = await r.retrieve(Q, { weights: args.weights !== undefined });
+      const out = await r.retrieve(Q, { weights: args.weights !== undefined, ...extras });
+      const cols = out.states.length / Q.rows; // D, or Dv with values
       result = {
-        states: { rows: Q.rows, cols: Q.cols, data: Float64Array.from(out.states) },
+        states: { rows: Q.rows, cols, data: Float64Array.from(out.states) },
         weights: {
           rows: Q.rows,
           cols: out.weights ? out.weights.length / Q.rows : 0,
@@ -253,9 +266,9 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   if (bad >= 0) {
     throw inputError(
       memPath,
-      `retrieval produced a non-finite value (query ${Math.floor(bad / Q.cols)}, column ${
-        bad % Q.cols
-      }): the scores overflow`,
+      `retrieval produced a non-finite value (query ${
+        Math.floor(bad / result.states.cols)
+      }, column ${bad % result.states.cols}): the scores overflow`,
       "scale the memories and queries down, or lower beta",
     );
   }

@@ -67,6 +67,8 @@ function moduleText(model: Model, sourceName: string, wgsl: string, spec: object
 //   import { load } from "./${model.name}.ts";
 //   const memory = await load(device, X, M, D);         // X: M x D numbers, row-major
 //   const { states } = await memory.retrieve(Q, B);     // Q: B x D numbers, row-major
+//   // values V (M x Dv) read out instead of X; clamp C (B x D or D of 0/1) fixes dims:
+//   await memory.retrieve(Q, B, { values: { data: V, cols: Dv }, clamp: C });
 import { type KernelSpec, type Loaded, type LoadOptions, Retrieval } from "./${RUNTIME_FILE}";
 
 export const kernel: KernelSpec = {
@@ -97,6 +99,7 @@ export const BLOCKED_FILES = [
   "wgsl_rows.ts",
   "wgsl_projected.ts",
   "wgsl_tiled.ts",
+  "values.ts",
   "run.ts",
 ];
 

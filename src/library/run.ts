@@ -15,6 +15,7 @@ import {
 import { describeAdapter, type GpuContext, LIMIT_NAMES } from "../runtime/device.ts";
 import type { DeviceLimits } from "../runtime/device.ts";
 import { load as loadRuntime, type RunContext } from "../runtime/retriever.ts";
+import { checkExtras } from "../extras.ts";
 import { pipelineStats } from "../runtime/standalone.ts";
 import { blockedStats } from "../runtime/blocked/run.ts";
 import type { CompiledModel } from "./compile.ts";
@@ -50,11 +51,16 @@ function runContext(gpu: Gpu): RunContext {
 export interface LoadOptions {
   /** Queries per retrieve call the caller expects: picks a tuned plan's bucket (default 64). */
   batch?: number;
+  /**
+   * Values apart from the keys, M x Dv (hetero-association): the states iterate over the
+   * memories (the keys) and each retrieve returns V^T p of the final weights, B x Dv.
+   */
+  values?: Matrix;
 }
 
 /** What a retrieve call returns. */
 export interface Retrieved {
-  /** Final states, B x D, float32. */
+  /** Final states, B x D, float32 (B x Dv: the values' readout, when the load had values). */
   states: Matrix & { data: Float32Array };
   /** Final weights, B x M (B x functions for continuous memory), when asked for. */
   weights?: Matrix & { data: Float32Array };
@@ -74,9 +80,11 @@ export interface Retriever {
   readonly shapes: { M: number; D: number };
   /**
    * Retrieve B queries (B x D): every step of every query in one submission, one readback.
-   * `weights: true` also reads the final weights back. Throws a HopError for a wrong shape.
+   * `weights: true` also reads the final weights back; `clamp` (B x D or 1 x D of 0/1) keeps
+   * the dims marked 1 at the queries' values after every step (pattern completion). Throws a
+   * HopError for a wrong shape or mask.
    */
-  retrieve(queries: Matrix, options?: { weights?: boolean }): Promise<Retrieved>;
+  retrieve(queries: Matrix, options?: { weights?: boolean; clamp?: Matrix }): Promise<Retrieved>;
   /** Free the memories' GPU buffers (the compiled pipelines stay cached for the device). */
   destroy(): void;
 }
@@ -97,6 +105,8 @@ export async function load(
   const X = toMat(memories, "memories");
   // The memories' own rules (M at least a top-k's K, ...) now, with a stand-in for the queries.
   checkShapes(ir, X, { rows: 1, cols: X.cols });
+  const values = options.values ? toMat(options.values, "values") : undefined;
+  if (values) checkExtras(ir, { M: X.rows, D: X.cols, B: 1 }, { values });
   const r = await loadRuntime(ir, X, ctx, { batchHint: options.batch });
   const plan = await planForAdapter(ir, { M: X.rows, D: X.cols }, ctx, options.batch);
   return {
@@ -107,10 +117,11 @@ export async function load(
     shapes: r.shapes,
     async retrieve(queries, opts = {}) {
       const Q = toMat(queries, "queries");
-      const out = await r.retrieve(Q, { weights: opts.weights === true });
+      const clamp = opts.clamp ? toMat(opts.clamp, "clamp") : undefined;
+      const out = await r.retrieve(Q, { weights: opts.weights === true, values, clamp });
       const B = Q.rows;
       return {
-        states: { rows: B, cols: Q.cols, data: out.states },
+        states: { rows: B, cols: out.states.length / B, data: out.states },
         ...(out.weights
           ? { weights: { rows: B, cols: B > 0 ? out.weights.length / B : 0, data: out.weights } }
           : {}),
@@ -125,18 +136,25 @@ export async function load(
  * The float64 reference interpreter: the final states (B x D), weights and steps of `model` on
  * `memories` (M x D) and `queries` (B x D), computed on the CPU; what every GPU path is tested
  * against. The result's `trace` holds the energy, state change and support of every step.
- * `weights: false` lets a features model skip forming one weight per memory (M x F work).
+ * `weights: false` lets a features model skip forming one weight per memory (M x F work);
+ * `values` and `clamp` as in {@link load} and its retrieve.
  */
 export function reference(
   model: ModelLike,
   memories: Matrix,
   queries: Matrix,
-  options: { weights?: boolean } = {},
+  options: { weights?: boolean; values?: Matrix; clamp?: Matrix } = {},
 ): RetrievalOutput {
   const ir = irOf(model);
   const X = toMat(memories, "memories"), Q = toMat(queries, "queries");
-  checkShapes(ir, X, Q);
-  return retrieveReference(ir, X, Q, loadReference(ir, X, { weights: options.weights ?? true }));
+  const shapes = checkShapes(ir, X, Q);
+  const extras = {
+    values: options.values ? toMat(options.values, "values") : undefined,
+    clamp: options.clamp ? toMat(options.clamp, "clamp") : undefined,
+  };
+  checkExtras(ir, shapes, extras);
+  const loaded = loadReference(ir, X, { weights: options.weights ?? true });
+  return retrieveReference(ir, X, Q, loaded, extras);
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   trapezoidRule,
   usesPooledForm,
 } from "./continuous.ts";
+import { applyClamp, clampRow, type Extras, valuesReadout } from "../extras.ts";
 
 /** What one step did to each query, for `--trace`. */
 export interface StepTrace {
@@ -43,7 +44,7 @@ export interface StepTrace {
 }
 
 export interface RetrievalOutput {
-  /** Final states, B x D. */
+  /** Final states, B x D; with values, their readout V^T p of the final weights, B x Dv. */
   states: Mat;
   /** Final weights, B x M (B x functions for continuous memory). */
   weights: Mat;
@@ -86,6 +87,7 @@ export function retrieveReference(
   X: Mat,
   Q: Mat,
   loaded: LoadedMemory = loadReference(model, X),
+  extras: Extras = {},
 ): RetrievalOutput {
   checkValues(model, null, Q);
   const B = Q.rows, D = Q.cols;
@@ -98,7 +100,10 @@ export function retrieveReference(
   const initial: StepTrace = { step: 0, energy: [], change: [], support: [], active: B };
   for (let b = 0; b < B; b++) {
     const q0 = Q.data.slice(b * D, (b + 1) * D);
-    qs.push(transformInput(model, q0));
+    const q = transformInput(model, q0).slice();
+    const fixed = clampRow(extras.clamp, b);
+    if (fixed) applyClamp(q, q0, fixed); // clamped dims keep the given values (src/extras.ts)
+    qs.push(q);
     initial.energy.push(loaded.energy(qs[b], b));
     initial.change.push(0);
     initial.support.push(0);
@@ -119,6 +124,8 @@ export function retrieveReference(
         continue;
       }
       const { next, weights: w } = loaded.step(qs[b], b);
+      const fixed = clampRow(extras.clamp, b);
+      if (fixed) applyClamp(next, Q.data.subarray(b * D, (b + 1) * D), fixed);
       const moved = distance(next, qs[b]);
       qs[b] = next;
       weights.data.set(w, b * loaded.width);
@@ -132,6 +139,9 @@ export function retrieveReference(
     trace.push(entry);
   }
   for (let b = 0; b < B; b++) states.data.set(qs[b], b * D);
+  if (extras.values) {
+    return { states: valuesReadout(extras.values, weights), weights, stepsRun, trace };
+  }
   return { states, weights, stepsRun, trace };
 }
 

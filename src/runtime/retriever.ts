@@ -9,6 +9,7 @@ import type { Mat } from "../parts/types.ts";
 import { makePlan, type Plan } from "../plan/plan.ts";
 import { checkShapes, checkValues, modelError } from "../shapes.ts";
 import { kernelSpec } from "../wgsl/spec.ts";
+import { checkExtras, type Extras } from "../extras.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
 import {
   type BlockedChoices,
@@ -33,7 +34,11 @@ export interface Retriever {
   readonly code: string;
   /** The blocked kernels' plan when they run this model (null: another kernel family). */
   readonly blockedPlan: BlockedPlan | null;
-  retrieve(Q: Mat, opts?: { weights?: boolean; transformed?: boolean }): Promise<GpuResult>;
+  /** `values` [M, Dv] and `clamp` [B, D] or [1, D]: see src/extras.ts (checked here). */
+  retrieve(
+    Q: Mat,
+    opts?: { weights?: boolean; transformed?: boolean } & Extras,
+  ): Promise<GpuResult>;
   destroy(): void;
 }
 
@@ -99,14 +104,20 @@ export async function load(
     code: retrieval.wgsl,
     blockedPlan: retrieval.blockedPlan,
     async retrieve(Q, opts = {}) {
-      const { B } = checkShapes(model, X, Q);
+      const shapes = checkShapes(model, X, Q);
       checkValues(model, null, Q);
+      const { values, clamp, ...rest } = opts;
+      checkExtras(model, shapes, { values, clamp });
       try {
-        return await retrieval.retrieve(Q.data, B, opts);
+        return await retrieval.retrieve(Q.data, shapes.B, {
+          ...rest,
+          values: values && { data: values.data, cols: values.cols },
+          clamp: clamp?.data,
+        });
       } catch (e) {
         if (e instanceof PlanError) {
           throw new HopError([{
-            file: "queries",
+            file: /^the values/.test(e.message) ? "values" : "queries",
             line: 1,
             col: 1,
             length: 1,

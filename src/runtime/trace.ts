@@ -12,12 +12,14 @@ import {
 } from "../reference/interpreter.ts";
 import type { GpuContext } from "./device.ts";
 import { load } from "./retriever.ts";
+import { applyClamp, clampRow, type Extras, valuesReadout } from "../extras.ts";
 
 export async function traceOnGpu(
   model: Model,
   X: Mat,
   Q: Mat,
   ctx?: GpuContext,
+  extras: Extras = {},
 ): Promise<RetrievalOutput> {
   const single = await load({ ...model, steps: { kind: "fixed", count: 1 } }, X, ctx);
   const reference = loadReference(model, X);
@@ -30,7 +32,10 @@ export async function traceOnGpu(
   const states = new Float64Array(B * D);
   for (let b = 0; b < B; b++) {
     const q = Q.data.slice(b * D, (b + 1) * D);
-    states.set(transformInput(model, q), b * D);
+    const s = transformInput(model, q).slice();
+    const fixed = clampRow(extras.clamp, b);
+    if (fixed) applyClamp(s, q, fixed); // as the kernel's prepare pass does (src/extras.ts)
+    states.set(s, b * D);
   }
   const row = (b: number) => states.subarray(b * D, (b + 1) * D);
   const weights = new Float64Array(B * M);
@@ -50,9 +55,15 @@ export async function traceOnGpu(
       // The random mask hashes the query's index in the batch: only a full batch keeps indices.
       const ids = model.mask.kind === "random" ? Array.from({ length: B }, (_, b) => b) : active;
       const batch = ids === active ? input : states.slice();
+      // The states passed in hold the given values in their clamped dims: the kernel keeps them.
+      const clamp = extras.clamp && {
+        rows: ids.length,
+        cols: D,
+        data: Float64Array.from(ids.flatMap((b) => Array.from(clampRow(extras.clamp, b)!))),
+      };
       const out = await single.retrieve(
         { rows: ids.length, cols: D, data: batch },
-        { weights: true, transformed: true },
+        { weights: true, transformed: true, clamp },
       );
       const entry: StepTrace = { step: t, energy: [], change: [], support: [], active: 0 };
       const stillActive: number[] = [];
@@ -84,9 +95,13 @@ export async function traceOnGpu(
   } finally {
     single.destroy();
   }
+  const weightMat = { rows: B, cols: M, data: weights };
   return {
-    states: { rows: B, cols: D, data: states },
-    weights: { rows: B, cols: M, data: weights },
+    // With values, their readout of the final GPU weights (in float64 on the host).
+    states: extras.values
+      ? valuesReadout(extras.values, weightMat)
+      : { rows: B, cols: D, data: states },
+    weights: weightMat,
     stepsRun,
     trace,
   };

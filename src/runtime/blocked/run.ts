@@ -6,6 +6,7 @@ import { assemble, entryPoints } from "./wgsl.ts";
 import { BLOCKED_BINDINGS, QINFO, SHAPE_FIELDS, type ShapeField, SLOT } from "./wgsl_common.ts";
 import { type BlockedLimits, passIterations, PlanError, sliceQueries, splitsFor } from "./plan.ts";
 import { valueRows } from "./wgsl_projected.ts";
+import { ValuesReadout } from "./values.ts";
 
 interface Compiled {
   layout: GPUBindGroupLayout;
@@ -110,7 +111,20 @@ interface Chunk {
   aux: GPUBuffer;
 }
 
+/**
+ * Per call: `values` (V, M x cols, row-major) reads the final weights out of V instead of X, the
+ * states then being B x cols; `clamp` (B x D or D numbers of 0/1) keeps the dims marked 1 at the
+ * queries' given values after every post-transform (see src/extras.ts).
+ */
+export interface RetrieveOptions {
+  weights?: boolean;
+  transformed?: boolean;
+  values?: { data: ArrayLike<number>; cols: number };
+  clamp?: ArrayLike<number>;
+}
+
 export interface BlockedResult {
+  /** B x D states, or B x Dv value readouts when values were given. */
   states: Float32Array;
   weights?: Float32Array;
   stepsRun: Uint32Array;
@@ -380,7 +394,7 @@ export class BlockedRetrieval {
   retrieve(
     Q: ArrayLike<number>,
     B: number,
-    opts: { weights?: boolean; transformed?: boolean } = {},
+    opts: RetrieveOptions = {},
   ): Promise<BlockedResult> {
     const run = this.#last.then(() => this.#retrieve(Q, B, opts));
     this.#last = run.catch(() => {});
@@ -390,13 +404,24 @@ export class BlockedRetrieval {
   async #retrieve(
     Q: ArrayLike<number>,
     B: number,
-    opts: { weights?: boolean; transformed?: boolean },
+    opts: RetrieveOptions,
   ): Promise<BlockedResult> {
     const { device, plan, parts, M, D, limits } = this;
     if (!(B >= 1 && Q.length === B * D)) {
       throw new RangeError(`queries must be B x D = ${B} x ${D} values, got ${Q.length}`);
     }
-    const wantWeights = opts.weights === true;
+    const clamp = opts.clamp;
+    if (clamp && clamp.length !== B * D && clamp.length !== D) {
+      throw new RangeError(`clamp must be B x D = ${B} x ${D} or D values, got ${clamp.length}`);
+    }
+    const V = opts.values;
+    if (V && parts.projected) {
+      throw new PlanError(
+        `values apart from the keys need one weight per memory; model \`${parts.name}\` reads projected rows`,
+        "use a discrete memory with a similarity other than features, or --device cpu",
+      );
+    }
+    const wantWeights = opts.weights === true || V !== undefined;
     if (wantWeights && parts.projected?.kind === "features") {
       throw new PlanError(
         "features retrieval never forms one weight per memory on the GPU (it reads KV, not X)",
@@ -405,8 +430,10 @@ export class BlockedRetrieval {
     }
     const binding = limits.maxStorageBufferBindingSize;
     const stateBytes = B * plan.d4 * 16;
+    // With a clamp the queries buffer holds the 0/1 masks after the B queries (rows B..2B-1).
+    const queryBytes = clamp ? 2 * stateBytes : stateBytes;
     for (
-      const [what, bytes] of [["queries", stateBytes], [
+      const [what, bytes] of [["queries", queryBytes], [
         "weights",
         wantWeights ? B * M * 4 : 0,
       ]] as const
@@ -422,7 +449,7 @@ export class BlockedRetrieval {
     const slices: { q0: number; nq: number }[] = [];
     for (let q0 = 0; q0 < B; q0 += nq) slices.push({ q0, nq: Math.min(nq, B - q0) });
     const threePass = plan.schedule === "threePass";
-    const queries = this.#buffer("queries", stateBytes, STORAGE);
+    const queries = this.#buffer("queries", queryBytes, STORAGE);
     const states = this.#buffer("states", stateBytes, STORAGE);
     const qinfo = this.#buffer("qinfo", B * QINFO * 4, STORAGE);
     const weights = this.#buffer("weights", wantWeights ? B * M * 4 : 16, STORAGE);
@@ -460,12 +487,22 @@ export class BlockedRetrieval {
       GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     );
     device.queue.writeBuffer(queries, 0, padRows(Q, B, D, plan.d4));
+    if (clamp) {
+      const masks = clamp.length === D
+        ? Array.from({ length: B }, () => Array.from(clamp)).flat()
+        : clamp;
+      device.queue.writeBuffer(queries, stateBytes, padRows(masks, B, D, plan.d4));
+    }
+    const Dv = V?.cols ?? 0;
+    this.#values ??= V ? new ValuesReadout(device, binding, plan.loopBudget) : undefined;
+    const valueBuffer = V ? this.#values!.values(V.data, M, Dv) : undefined;
+    const valueOut = V ? this.#buffer("value readouts", B * Dv * 4, STORAGE) : undefined;
 
     // One uniform slot per (slice, chunk), plus one per slice for a shorter last bisection.
     const halvings = plan.halvingsPerDispatch;
     const bisections = halvings > 0 ? Math.ceil(parts.bisection / halvings) : 0;
     const lastHalvings = bisections > 0 ? parts.bisection - halvings * (bisections - 1) : 0;
-    const flags = (wantWeights ? 1 : 0) | (opts.transformed ? 0 : 2);
+    const flags = (wantWeights ? 1 : 0) | (opts.transformed ? 0 : 2) | (clamp ? 4 : 0);
     const fields: Partial<Record<ShapeField, number>>[] = [];
     const slotOf: number[][] = [];
     const lastSlot: number[] = [];
@@ -571,12 +608,39 @@ export class BlockedRetrieval {
       if (!threePass && wantWeights) perQuery("fused_weights");
     });
     pass.end();
+    const valuesUniform = V
+      ? await this.#values!.encode(
+        encoder,
+        weights,
+        valueBuffer!,
+        valueOut!,
+        B,
+        M,
+        Dv,
+        limits.maxComputeWorkgroupsPerDimension,
+      )
+      : undefined;
     encoder.copyBufferToBuffer(states, 0, readback, 0, stateBytes);
     encoder.copyBufferToBuffer(qinfo, 0, readback, stateBytes, B * QINFO * 4);
     if (wantWeights) {
       encoder.copyBufferToBuffer(weights, 0, readback, stateBytes + B * QINFO * 4, B * M * 4);
     }
+    const valueReadback = V
+      ? this.#buffer(
+        "value readback",
+        B * Dv * 4,
+        GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      )
+      : undefined;
+    if (V) encoder.copyBufferToBuffer(valueOut!, 0, valueReadback!, 0, B * Dv * 4);
     device.queue.submit([encoder.finish()]);
+    let valueStates: Float32Array | undefined;
+    if (V) {
+      await valueReadback!.mapAsync(GPUMapMode.READ);
+      valueStates = new Float32Array(valueReadback!.getMappedRange(0, B * Dv * 4).slice(0));
+      valueReadback!.unmap();
+      valuesUniform!.destroy();
+    }
     await readback.mapAsync(GPUMapMode.READ);
     try {
       const bytes = readback.getMappedRange();
@@ -588,8 +652,8 @@ export class BlockedRetrieval {
       const info = new Float32Array(bytes, stateBytes, B * QINFO);
       const stepsRun = new Uint32Array(B);
       for (let b = 0; b < B; b++) stepsRun[b] = info[b * QINFO + SLOT.steps];
-      const result: BlockedResult = { states: out, stepsRun };
-      if (wantWeights) {
+      const result: BlockedResult = { states: valueStates ?? out, stepsRun };
+      if (opts.weights) {
         result.weights = new Float32Array(
           bytes.slice(stateBytes + B * QINFO * 4, stateBytes + B * QINFO * 4 + B * M * 4),
         );
@@ -600,7 +664,10 @@ export class BlockedRetrieval {
     }
   }
 
+  #values?: ValuesReadout;
+
   destroy(): void {
+    this.#values?.destroy();
     for (const b of this.#bufs.values()) b.destroy();
     for (const b of this.#bound.values()) b.uniform.destroy();
     this.#bound.clear();

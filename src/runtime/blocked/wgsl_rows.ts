@@ -20,7 +20,7 @@ export function preparePasses(parts: BlockedParts): string {
 ${
       t
         ? `  if ((shape.flags & 2u) != 0u) {
-    _ = post_transform(lid);  // inputs are post-transformed like every state (MATH.md 2.2)
+    _ = post_transform(lid, q);  // inputs are post-transformed like every state (MATH.md 2.2)
   } else {
     for (var ch = lid; ch < D4; ch = ch + WGR) { state[ch] = o[ch]; }
     workgroupBarrier();
@@ -334,7 +334,7 @@ ${zero ? "  m = max(m, 0.0);  // softmax1: the zero-score no-op memory\n" : ""} 
   }`
   }
   workgroupBarrier();
-  let moved = post_transform(lid);
+  let moved = post_transform(lid, q);
   for (var ch = lid; ch < D4; ch = ch + WGR) { states[q * D4 + ch] = state[ch]; }
   let aux = state_aux(lid);
   if (lid == 0u) {
