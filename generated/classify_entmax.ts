@@ -136,12 +136,12 @@ fn post_transform(lid: u32) -> f32 {
   return moved;
 }
 
-// |q| of the current state, needed by the similarity.
+// |v| of the current state, needed by the similarity.
 fn query_aux_of_state(lid: u32) -> f32 {
-  var part_sq = 0.0;
-  for (var ch = lid; ch < D4; ch = ch + WG) { part_sq = part_sq + dot(state[ch], state[ch]); }
-  let sq = reduce_sum(lid, part_sq);
-  return sqrt(sq);
+  var part = 0.0;
+  for (var ch = lid; ch < D4; ch = ch + WG) { part = part + dot(state[ch], state[ch]); }
+  let total = reduce_sum(lid, part);
+  return sqrt(total);
 }
 
 // Stage rows [tile0, tile0 + rows) of X and score them; ts[r] = beta * s(x_{tile0 + r}, q).
@@ -154,6 +154,8 @@ fn score_tile(lid: u32, tile0: u32, rows: u32, query_aux: f32) {
   let lane = lid % LANES;
   var partial = 0.0;
   if (r < rows) {
+    let xa = memory_aux[tile0 + r];
+    let qa = query_aux;
     for (var ch = lane; ch < D4; ch = ch + LANES) {
       let x = xt[r * D4 + ch];
       let q = state[ch];
@@ -318,7 +320,7 @@ fn main(@builtin(local_invocation_index) lid: u32,
 }
 
 // Load-time preparation of the memories, run once per load with queries = raw memories:
-// states[i] = x_i, weights[i] = |x_i|.
+// states[i] = x_i, weights[i] = |v| of x_i.
 @compute @workgroup_size(WG)
 fn prepare(@builtin(local_invocation_index) lid: u32,
            @builtin(workgroup_id) wid: vec3<u32>,
@@ -330,13 +332,13 @@ fn prepare(@builtin(local_invocation_index) lid: u32,
   workgroupBarrier();
   for (var ch = lid; ch < D4; ch = ch + WG) { state[ch] = o[ch]; }
   workgroupBarrier();
-  var part_sq = 0.0;
+  var part = 0.0;
   for (var ch = lid; ch < D4; ch = ch + WG) {
     states[query * D4 + ch] = state[ch];
-    part_sq = part_sq + dot(state[ch], state[ch]);
+    part = part + dot(state[ch], state[ch]);
   }
-  let sq = reduce_sum(lid, part_sq);
-  if (lid == 0u) { weights[query] = sqrt(sq); }
+  let total = reduce_sum(lid, part);
+  if (lid == 0u) { weights[query] = sqrt(total); }
 }
 `,
 };

@@ -66,9 +66,9 @@ struct Shape {
 
 // similarity: s_i = x_i . q / (|x_i| |q|), 0 when either is 0
 fn finish_score(acc: f32, mem_aux: f32, query_aux: f32) -> f32 { return select(0.0, acc / (mem_aux * query_aux), mem_aux * query_aux > 0.0); }
-fn accumulate(x: vec4<f32>, q: vec4<f32>) -> f32 { return dot(x, q); }
-// The similarity of one memory chunk x with the thread's 4 queries (columns of qs).
-fn accumulate4(x: vec4<f32>, qs: mat4x4<f32>) -> vec4<f32> { return x * qs; }  // x . q_k for k = 0..3
+fn accumulate(x: vec4<f32>, q: vec4<f32>, xa: f32, qa: f32) -> f32 { return dot(x, q); }
+// The similarity of one memory chunk x (aux xa) with the thread's 4 queries (columns of qs, aux qa).
+fn accumulate4(x: vec4<f32>, qs: mat4x4<f32>, xa: f32, qa: vec4<f32>) -> vec4<f32> { return x * qs; }  // x . q_k for k = 0..3
 fn scores4(t: vec4<f32>, mem_aux: f32, qaux: vec4<f32>) -> vec4<f32> {
   return BETA * vec4<f32>(finish_score(t.x, mem_aux, qaux.x), finish_score(t.y, mem_aux, qaux.y),
                           finish_score(t.z, mem_aux, qaux.z), finish_score(t.w, mem_aux, qaux.w));
@@ -188,12 +188,12 @@ fn post_transform(lid: u32, q: u32) -> f32 {
   return reduce_sum(lid, moved);
 }
 
-// The similarity's number of the state: |q|.
+// The similarity's number of the state (and, at load, of each memory row): |v|.
 fn state_aux(lid: u32) -> f32 {
-  var part_sq = 0.0;
-  for (var ch = lid; ch < D4; ch = ch + WGR) { part_sq = part_sq + dot(state[ch], state[ch]); }
-  let sq = reduce_sum(lid, part_sq);
-  return sqrt(sq);
+  var part = 0.0;
+  for (var ch = lid; ch < D4; ch = ch + WGR) { part = part + dot(state[ch], state[ch]); }
+  let total = reduce_sum(lid, part);
+  return sqrt(total);
 }
 
 var<private> qs: array<mat4x4<f32>, D4>;   // the thread's 4 states (column k = query k), when private
@@ -279,13 +279,21 @@ fn score_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let r1 = min(shape.rows, r0 + shape.rows_per_split);
   for (var i = r0; i < r1; i = i + 8u) {
     let i0 = min(i + 0u, r1 - 1u);
+    let xa0 = memory_aux[i0];
     let i1 = min(i + 1u, r1 - 1u);
+    let xa1 = memory_aux[i1];
     let i2 = min(i + 2u, r1 - 1u);
+    let xa2 = memory_aux[i2];
     let i3 = min(i + 3u, r1 - 1u);
+    let xa3 = memory_aux[i3];
     let i4 = min(i + 4u, r1 - 1u);
+    let xa4 = memory_aux[i4];
     let i5 = min(i + 5u, r1 - 1u);
+    let xa5 = memory_aux[i5];
     let i6 = min(i + 6u, r1 - 1u);
+    let xa6 = memory_aux[i6];
     let i7 = min(i + 7u, r1 - 1u);
+    let xa7 = memory_aux[i7];
     let kept0_0 = live0 & vec4<bool>(i + 0u < r1);
     var t0_0 = vec4<f32>(0.0);
     let kept0_1 = live1 & vec4<bool>(i + 0u < r1);
@@ -323,92 +331,92 @@ fn score_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
         let q0d = states4(q + 0u, d);
         let q1d = states4(q + 4u, d);
         let x0 = memories[i0 * D4 + d];
-        t0_0 = t0_0 + accumulate4(x0, q0d);
-        t0_1 = t0_1 + accumulate4(x0, q1d);
+        t0_0 = t0_0 + accumulate4(x0, q0d, xa0, qaux0);
+        t0_1 = t0_1 + accumulate4(x0, q1d, xa0, qaux1);
         let x1 = memories[i1 * D4 + d];
-        t1_0 = t1_0 + accumulate4(x1, q0d);
-        t1_1 = t1_1 + accumulate4(x1, q1d);
+        t1_0 = t1_0 + accumulate4(x1, q0d, xa1, qaux0);
+        t1_1 = t1_1 + accumulate4(x1, q1d, xa1, qaux1);
         let x2 = memories[i2 * D4 + d];
-        t2_0 = t2_0 + accumulate4(x2, q0d);
-        t2_1 = t2_1 + accumulate4(x2, q1d);
+        t2_0 = t2_0 + accumulate4(x2, q0d, xa2, qaux0);
+        t2_1 = t2_1 + accumulate4(x2, q1d, xa2, qaux1);
         let x3 = memories[i3 * D4 + d];
-        t3_0 = t3_0 + accumulate4(x3, q0d);
-        t3_1 = t3_1 + accumulate4(x3, q1d);
+        t3_0 = t3_0 + accumulate4(x3, q0d, xa3, qaux0);
+        t3_1 = t3_1 + accumulate4(x3, q1d, xa3, qaux1);
         let x4 = memories[i4 * D4 + d];
-        t4_0 = t4_0 + accumulate4(x4, q0d);
-        t4_1 = t4_1 + accumulate4(x4, q1d);
+        t4_0 = t4_0 + accumulate4(x4, q0d, xa4, qaux0);
+        t4_1 = t4_1 + accumulate4(x4, q1d, xa4, qaux1);
         let x5 = memories[i5 * D4 + d];
-        t5_0 = t5_0 + accumulate4(x5, q0d);
-        t5_1 = t5_1 + accumulate4(x5, q1d);
+        t5_0 = t5_0 + accumulate4(x5, q0d, xa5, qaux0);
+        t5_1 = t5_1 + accumulate4(x5, q1d, xa5, qaux1);
         let x6 = memories[i6 * D4 + d];
-        t6_0 = t6_0 + accumulate4(x6, q0d);
-        t6_1 = t6_1 + accumulate4(x6, q1d);
+        t6_0 = t6_0 + accumulate4(x6, q0d, xa6, qaux0);
+        t6_1 = t6_1 + accumulate4(x6, q1d, xa6, qaux1);
         let x7 = memories[i7 * D4 + d];
-        t7_0 = t7_0 + accumulate4(x7, q0d);
-        t7_1 = t7_1 + accumulate4(x7, q1d);
+        t7_0 = t7_0 + accumulate4(x7, q0d, xa7, qaux0);
+        t7_1 = t7_1 + accumulate4(x7, q1d, xa7, qaux1);
       }
     }
-    let s0_0 = select(vec4<f32>(MASKED), scores4(t0_0, memory_aux[i0], qaux0), kept0_0);
+    let s0_0 = select(vec4<f32>(MASKED), scores4(t0_0, xa0, qaux0), kept0_0);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live0[k] && i + 0u < r1) { scratch[(q + 0u + k - shape.q0) * shape.M + shape.row0 + i0] = s0_0[k]; }
     }
-    let s0_1 = select(vec4<f32>(MASKED), scores4(t0_1, memory_aux[i0], qaux1), kept0_1);
+    let s0_1 = select(vec4<f32>(MASKED), scores4(t0_1, xa0, qaux1), kept0_1);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live1[k] && i + 0u < r1) { scratch[(q + 4u + k - shape.q0) * shape.M + shape.row0 + i0] = s0_1[k]; }
     }
-    let s1_0 = select(vec4<f32>(MASKED), scores4(t1_0, memory_aux[i1], qaux0), kept1_0);
+    let s1_0 = select(vec4<f32>(MASKED), scores4(t1_0, xa1, qaux0), kept1_0);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live0[k] && i + 1u < r1) { scratch[(q + 0u + k - shape.q0) * shape.M + shape.row0 + i1] = s1_0[k]; }
     }
-    let s1_1 = select(vec4<f32>(MASKED), scores4(t1_1, memory_aux[i1], qaux1), kept1_1);
+    let s1_1 = select(vec4<f32>(MASKED), scores4(t1_1, xa1, qaux1), kept1_1);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live1[k] && i + 1u < r1) { scratch[(q + 4u + k - shape.q0) * shape.M + shape.row0 + i1] = s1_1[k]; }
     }
-    let s2_0 = select(vec4<f32>(MASKED), scores4(t2_0, memory_aux[i2], qaux0), kept2_0);
+    let s2_0 = select(vec4<f32>(MASKED), scores4(t2_0, xa2, qaux0), kept2_0);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live0[k] && i + 2u < r1) { scratch[(q + 0u + k - shape.q0) * shape.M + shape.row0 + i2] = s2_0[k]; }
     }
-    let s2_1 = select(vec4<f32>(MASKED), scores4(t2_1, memory_aux[i2], qaux1), kept2_1);
+    let s2_1 = select(vec4<f32>(MASKED), scores4(t2_1, xa2, qaux1), kept2_1);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live1[k] && i + 2u < r1) { scratch[(q + 4u + k - shape.q0) * shape.M + shape.row0 + i2] = s2_1[k]; }
     }
-    let s3_0 = select(vec4<f32>(MASKED), scores4(t3_0, memory_aux[i3], qaux0), kept3_0);
+    let s3_0 = select(vec4<f32>(MASKED), scores4(t3_0, xa3, qaux0), kept3_0);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live0[k] && i + 3u < r1) { scratch[(q + 0u + k - shape.q0) * shape.M + shape.row0 + i3] = s3_0[k]; }
     }
-    let s3_1 = select(vec4<f32>(MASKED), scores4(t3_1, memory_aux[i3], qaux1), kept3_1);
+    let s3_1 = select(vec4<f32>(MASKED), scores4(t3_1, xa3, qaux1), kept3_1);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live1[k] && i + 3u < r1) { scratch[(q + 4u + k - shape.q0) * shape.M + shape.row0 + i3] = s3_1[k]; }
     }
-    let s4_0 = select(vec4<f32>(MASKED), scores4(t4_0, memory_aux[i4], qaux0), kept4_0);
+    let s4_0 = select(vec4<f32>(MASKED), scores4(t4_0, xa4, qaux0), kept4_0);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live0[k] && i + 4u < r1) { scratch[(q + 0u + k - shape.q0) * shape.M + shape.row0 + i4] = s4_0[k]; }
     }
-    let s4_1 = select(vec4<f32>(MASKED), scores4(t4_1, memory_aux[i4], qaux1), kept4_1);
+    let s4_1 = select(vec4<f32>(MASKED), scores4(t4_1, xa4, qaux1), kept4_1);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live1[k] && i + 4u < r1) { scratch[(q + 4u + k - shape.q0) * shape.M + shape.row0 + i4] = s4_1[k]; }
     }
-    let s5_0 = select(vec4<f32>(MASKED), scores4(t5_0, memory_aux[i5], qaux0), kept5_0);
+    let s5_0 = select(vec4<f32>(MASKED), scores4(t5_0, xa5, qaux0), kept5_0);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live0[k] && i + 5u < r1) { scratch[(q + 0u + k - shape.q0) * shape.M + shape.row0 + i5] = s5_0[k]; }
     }
-    let s5_1 = select(vec4<f32>(MASKED), scores4(t5_1, memory_aux[i5], qaux1), kept5_1);
+    let s5_1 = select(vec4<f32>(MASKED), scores4(t5_1, xa5, qaux1), kept5_1);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live1[k] && i + 5u < r1) { scratch[(q + 4u + k - shape.q0) * shape.M + shape.row0 + i5] = s5_1[k]; }
     }
-    let s6_0 = select(vec4<f32>(MASKED), scores4(t6_0, memory_aux[i6], qaux0), kept6_0);
+    let s6_0 = select(vec4<f32>(MASKED), scores4(t6_0, xa6, qaux0), kept6_0);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live0[k] && i + 6u < r1) { scratch[(q + 0u + k - shape.q0) * shape.M + shape.row0 + i6] = s6_0[k]; }
     }
-    let s6_1 = select(vec4<f32>(MASKED), scores4(t6_1, memory_aux[i6], qaux1), kept6_1);
+    let s6_1 = select(vec4<f32>(MASKED), scores4(t6_1, xa6, qaux1), kept6_1);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live1[k] && i + 6u < r1) { scratch[(q + 4u + k - shape.q0) * shape.M + shape.row0 + i6] = s6_1[k]; }
     }
-    let s7_0 = select(vec4<f32>(MASKED), scores4(t7_0, memory_aux[i7], qaux0), kept7_0);
+    let s7_0 = select(vec4<f32>(MASKED), scores4(t7_0, xa7, qaux0), kept7_0);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live0[k] && i + 7u < r1) { scratch[(q + 0u + k - shape.q0) * shape.M + shape.row0 + i7] = s7_0[k]; }
     }
-    let s7_1 = select(vec4<f32>(MASKED), scores4(t7_1, memory_aux[i7], qaux1), kept7_1);
+    let s7_1 = select(vec4<f32>(MASKED), scores4(t7_1, xa7, qaux1), kept7_1);
     for (var k = 0u; k < 4u; k = k + 1u) {
       if (live1[k] && i + 7u < r1) { scratch[(q + 4u + k - shape.q0) * shape.M + shape.row0 + i7] = s7_1[k]; }
     }

@@ -4,6 +4,8 @@
 //   import { load } from "./uhn_js.ts";
 //   const memory = await load(device, X, M, D);         // X: M x D numbers, row-major
 //   const { states } = await memory.retrieve(Q, B);     // Q: B x D numbers, row-major
+//   // values V (M x Dv) read out instead of X; clamp C (B x D or D of 0/1) fixes dims:
+//   await memory.retrieve(Q, B, { values: { data: V, cols: Dv }, clamp: C });
 import { type KernelSpec, type Loaded, type LoadOptions, Retrieval } from "./hopc_runtime.ts";
 
 export const kernel: KernelSpec = {

@@ -52,7 +52,8 @@ struct Shape {
 }
 // M memories in all; row0/rows: this dispatch's chunk of them (one storage buffer); q0/nq: this
 // slice of the B queries; splits: partial slots per query, split0 the chunk's first;
-// flags: bit 0 write the weights, bit 1 the queries are raw (apply the input post-transform).
+// flags: bit 0 write the weights, bit 1 the queries are raw (apply the input post-transform),
+// bit 2 clamp (queries rows B.. hold the 0/1 masks).
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> memories: array<vec4<f32>>;       // [rows, D4] this chunk
 @group(0) @binding(2) var<storage, read> memory_aux: array<f32>;          // [rows] norms, when the similarity needs them
@@ -166,13 +167,19 @@ fn valid_lanes(ch: u32) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(1.0), d < vec4<u32>(shape.D));
 }
 
-// state <- post(o). q = z. Returns |new state - old state|^2.
-fn post_transform(lid: u32) -> f32 {
+// state <- post(o). q = z. With flag 4 (clamp, src/extras.ts) the dims whose mask is 1
+// (queries rows B + q) keep the given query's values (queries row q), so the change returned,
+// |new state - old state|^2, counts the free dims only.
+fn post_transform(lid: u32, q: u32) -> f32 {
   var moved = 0.0;
   for (var ch = lid; ch < D4; ch = ch + WGR) {
     let v = o[ch];
     let valid = valid_lanes(ch);
-    let next = v;
+    var next = v;
+    if ((shape.flags & 4u) != 0u) {
+      let fixed = queries[(shape.B + q) * D4 + ch] > vec4<f32>(0.5);
+      next = select(next, queries[q * D4 + ch], fixed);
+    }
     let delta = next - state[ch];
     moved = moved + dot(delta, delta);
     state[ch] = next;
@@ -616,7 +623,7 @@ fn finish(@builtin(local_invocation_index) lid: u32,
     o[ch] = total;
   }
   workgroupBarrier();
-  let moved = post_transform(lid);
+  let moved = post_transform(lid, q);
   for (var ch = lid; ch < D4; ch = ch + WGR) { states[q * D4 + ch] = state[ch]; }
   let aux = state_aux(lid);
   if (lid == 0u) {
