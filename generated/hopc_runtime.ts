@@ -59,6 +59,28 @@ export interface KernelSpec {
    * is then the one-workgroup-per-query kernel, a plan choice (`kernel: "workgroup"`).
    */
   blocked?: BlockedParts;
+  /** The similarity reads memories and queries as distributions (kl, js, normalized_dot, ...). */
+  nonNegativeInputs?: boolean;
+}
+
+/** A non-finite entry, or a negative one where the similarity needs non-negative input. */
+function checkInput(
+  kernel: KernelSpec,
+  what: "memories" | "queries",
+  data: ArrayLike<number>,
+  D: number,
+  nonNegative: boolean,
+): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (Number.isFinite(v) && !(nonNegative && v < 0)) continue;
+    const where = `row ${Math.floor(i / D)}, column ${i % D} (index ${i})`;
+    throw new RangeError(
+      Number.isFinite(v)
+        ? `model \`${kernel.name}\` needs non-negative ${what}: the entry at ${where} is ${v}`
+        : `${what} must be finite numbers: the entry at ${where} is ${v}`,
+    );
+  }
 }
 
 /** The adapter limits a plan depends on (names as in GPUSupportedLimits). */
@@ -550,6 +572,11 @@ export class Retrieval {
     return this.kernel.wgsl;
   }
 
+  /**
+   * Load M memories (M x D, row-major) and plan for this adapter. The memories, and the queries
+   * of every `retrieve`, must be finite (and non-negative where the similarity needs it): a NaN
+   * or a negative entry would otherwise come back as a plausible wrong answer.
+   */
   static async load(
     device: GPUDevice,
     kernel: KernelSpec,
@@ -561,6 +588,35 @@ export class Retrieval {
     if (!(M >= 1 && D >= 1 && X.length === M * D)) {
       throw new RangeError(`memories must be M x D = ${M} x ${D} values, got ${X.length}`);
     }
+    const nonNegative = kernel.nonNegativeInputs === true;
+    checkInput(kernel, "memories", X, D, nonNegative);
+    const inner = await Retrieval.#loadChecked(device, kernel, X, M, D, opts);
+    return {
+      get memoryBytes() {
+        return inner.memoryBytes;
+      },
+      get blockedPlan() {
+        return inner.blockedPlan;
+      },
+      get wgsl() {
+        return inner.wgsl;
+      },
+      retrieve: async (Q, B, o) => {
+        checkInput(kernel, "queries", Q, D, nonNegative);
+        return await inner.retrieve(Q, B, o);
+      },
+      destroy: () => inner.destroy(),
+    };
+  }
+
+  static async #loadChecked(
+    device: GPUDevice,
+    kernel: KernelSpec,
+    X: ArrayLike<number>,
+    M: number,
+    D: number,
+    opts: LoadOptions,
+  ): Promise<Loaded> {
     if (kernel.hostPrep && kernel.blocked && opts.kernel !== "workgroup") {
       const prepared = { ...kernel, hostPrep: kernel.hostPrep, blocked: kernel.blocked };
       return loadBlockedPrepared(device, prepared, X, M, D, opts);

@@ -16,6 +16,7 @@ export const kernel: KernelSpec = {
   mask: "none",
   minMemories: 1,
   blocked: {"name":"uhn_js","file":"examples/uhn.hop","header":["  scores  = beta * similarity(X, q)     beta = 2; s_i = 1 / JS(x^_i, q^), m = (x^ + q^) / 2, x^ = x / sum x, q^ = q / sum q","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":2,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = 1 / JS(x^_i, q^), m = (x^ + q^) / 2, x^ = x / sum x, q^ = q / sum q","memoryAux":"inv_sum","queryAux":"inv_sum","linear":false,"accumulate":"0.5 * (dot(x * xa, log(max(x * xa, vec4<f32>(1.0000000031710769e-30))) - log(max(0.5 * (x * xa + q * qa), vec4<f32>(1.0000000031710769e-30)))) + dot(q * qa, log(max(q * qa, vec4<f32>(1.0000000031710769e-30))) - log(max(0.5 * (x * xa + q * qa), vec4<f32>(1.0000000031710769e-30)))))","finish":"select(0.0, 1.0 / max(acc, 9.999999960041972e-13), mem_aux > 0.0 && query_aux > 0.0)"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":"","projected":null},
+  nonNegativeInputs: true,
   wgsl: `// hopc retrieval kernel for model \`uhn_js\` (examples/uhn.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 2; s_i = 1 / JS(x^_i, q^), m = (x^ + q^) / 2, x^ = x / sum x, q^ = q / sum q

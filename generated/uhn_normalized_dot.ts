@@ -16,6 +16,7 @@ export const kernel: KernelSpec = {
   mask: "none",
   minMemories: 1,
   blocked: {"name":"uhn_normalized_dot","file":"examples/uhn.hop","header":["  scores  = beta * similarity(X, q)     beta = 5000; s_i = (x_i . q) / (sum x_i * sum q)","  weights = p = softmax(s)","  q       = post(X^T weights)           q = z","  steps   = 1"],"beta":5000,"maxSteps":1,"tol":null,"family":"online","sim":{"math":"s_i = (x_i . q) / (sum x_i * sum q)","memoryAux":"inv_sum","queryAux":"inv_sum","linear":true,"accumulate":"dot(x, q)","finish":"acc * mem_aux * query_aux"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = z","transformsInputs":false,"needs":[],"chunk":"v"},"mask":{"kind":"none"},"rngWgsl":"","projected":null},
+  nonNegativeInputs: true,
   wgsl: `// hopc retrieval kernel for model \`uhn_normalized_dot\` (examples/uhn.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 5000; s_i = (x_i . q) / (sum x_i * sum q)

@@ -13,6 +13,8 @@ import { retrieveReference } from "../src/reference/interpreter.ts";
 import { load, type RunChoices } from "../src/runtime/retriever.ts";
 import { DIVERGENCE_FLOOR, LOG_FLOOR, RELATIVE_FLOOR } from "../src/parts/similarity/uhn.ts";
 import { gpuTest } from "./helpers/gpu.ts";
+import { kernelSpec } from "../src/wgsl/spec.ts";
+import { Retrieval } from "../src/runtime/standalone.ts";
 
 export const UHN_SIMILARITIES = [
   "reciprocal_manhattan",
@@ -267,6 +269,39 @@ gpuTest(
     } finally {
       r.destroy();
     }
+  },
+);
+
+gpuTest(
+  "generated-module runtime: negative or non-finite memories and queries are refused, naming the entry",
+  async ({ device }) => {
+    const kernel = kernelSpec(model("similarity kl"));
+    assert.equal(kernel.nonNegativeInputs, true);
+    assert.equal(kernelSpec(model("similarity dot")).nonNegativeInputs, undefined);
+    await assert.rejects(
+      () => Retrieval.load(device, kernel, [0.5, 0.2, 0, 1, 0.1, 0.3, -0.5, 0], 2, 4),
+      /needs non-negative memories: the entry at row 1, column 2 \(index 6\) is -0.5/,
+    );
+    const r = await Retrieval.load(device, kernel, [0.5, 0.2, 0, 1, 0.1, 0.3, 0.5, 0], 2, 4);
+    try {
+      await assert.rejects(
+        () => r.retrieve([1, 1, 1, 1, 1, -1e-9, 0, 0], 2),
+        /needs non-negative queries: the entry at row 1, column 1 \(index 5\) is -1e-9/,
+      );
+      await assert.rejects(
+        () => r.retrieve([1, 1, NaN, 1], 1),
+        /queries must be finite numbers: the entry at row 0, column 2 \(index 2\) is NaN/,
+      );
+      const out = await r.retrieve([1, 1, 1, 1], 1);
+      assert.ok([...out.states].every(Number.isFinite));
+    } finally {
+      r.destroy();
+    }
+    // Every model checks finiteness, not only the distribution similarities.
+    await assert.rejects(
+      () => Retrieval.load(device, kernelSpec(model("similarity dot")), [1, Infinity], 1, 2),
+      /memories must be finite numbers: the entry at row 0, column 1 \(index 1\) is Infinity/,
+    );
   },
 );
 

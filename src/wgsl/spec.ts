@@ -8,6 +8,7 @@ import { kernelChoices } from "../plan/choices.ts";
 import type { KernelSpec } from "../runtime/standalone.ts";
 import { workgroupKernel, workgroupSpec } from "./kernel.ts";
 import { projectedSpec } from "./projected.ts";
+import { similarityPart } from "../parts/registry.ts";
 
 function projected(model: Model): boolean {
   const family = kernelChoices(model).family;
@@ -16,7 +17,9 @@ function projected(model: Model): boolean {
 
 /** What the runtime needs to run a model (its WGSL, family, per-row numbers, host fits). */
 export function kernelSpec(model: Model): KernelSpec {
-  return projected(model) ? projectedSpec(model) : workgroupSpec(model);
+  const spec = projected(model) ? projectedSpec(model) : workgroupSpec(model);
+  // Checked again by the generated modules, which run without the host's data checks.
+  return similarityPart(model.similarity).nonNegative ? { ...spec, nonNegativeInputs: true } : spec;
 }
 
 /** The model's fixed-text kernel (the one-workgroup-per-query kernel or a projected one). */
