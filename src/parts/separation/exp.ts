@@ -1,4 +1,5 @@
-// separation `exp(scale)`: unnormalized p_i = exp(scale · s_i) (HFYN "Exp DAM", MATH.md 2.6, with
+// separation `exp(scale)`: unnormalized p_i = exp(scale · s_i) (HFYN "Exp DAM", `_exp`:
+// torch.exp(tensor * inner_beta), MATH.md 2.6, with
 // scale = β_in = 0.05 on MNIST, 0.01 on CIFAR-10 / Tiny-ImageNet; Demircigil F = exp, MATH.md 7.8).
 //
 //   normalize  sum: p_i = exp(scale (s_i − max s)) / Σ_j exp(scale (s_j − max s)) (softmax of

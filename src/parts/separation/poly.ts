@@ -1,8 +1,10 @@
 // separation `poly(n)`: p_i = s_i^n (HFYN "10-Poly DAM", MATH.md 2.6; Krotov–Hopfield F(x) = x^n,
 // MATH.md 7.8).
 //
-//   forward    p_i = s_i^n, the real power as torch.pow computes it on an integer exponent: even n
-//              makes negative scores positive, odd n keeps their sign (no rectification)
+//   forward    p_i = s_i^n, the real power, as HFYN's `_5_poly` / `_10_poly` compute it
+//              (`tensor**5`, `tensor**10` in scripts/utils.py): even n makes negative scores
+//              positive, odd n keeps their sign (no rectification, unlike Krotov–Hopfield's
+//              rectified-polynomial variant)
 //   normalize  sum: p_i = (s_i/m)^n / Σ_j (s_j/m)^n with m = max_j |s_j|, which equals s_i^n / Σ s_j^n
 //              exactly but never overflows (all zero when the sum is 0, e.g. all scores 0)
 //   overflow   none: s^n is clamped to ±F32_MAX (the authors' float32 code returns inf there,
