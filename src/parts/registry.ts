@@ -25,6 +25,10 @@ import { reverseKl } from "./similarity/reverse_kl.ts";
 import { js } from "./similarity/js.ts";
 import { topk } from "./mask/topk.ts";
 import { random } from "./mask/random.ts";
+import { identitySeparation } from "./separation/identity.ts";
+import { polySeparation } from "./separation/poly.ts";
+import { expSeparation } from "./separation/exp.ts";
+import { maxSeparation } from "./separation/max.ts";
 
 type Of<U extends { kind: string }, K extends U["kind"]> = Extract<U, { kind: K }>;
 
@@ -94,3 +98,11 @@ export function similarityPart<S extends Similarity>(spec: S): SimilarityPart<S>
 export function maskPart<K extends Mask>(spec: K): MaskPart<K> {
   return masks[spec.kind] as unknown as MaskPart<K>;
 }
+
+/** The separation functions (src/parts/separation/), by kind. Not yet reachable from a `.hop`. */
+export const separations = {
+  identity: identitySeparation,
+  poly: polySeparation,
+  exp: expSeparation,
+  max: maxSeparation,
+} as const;

@@ -71,3 +71,21 @@ export interface MaskPart<K extends Mask = Mask> {
   /** Its lowering into the fused kernel. */
   wgsl(spec: K): MaskWgsl;
 }
+
+/**
+ * A separation function (UHN, MATH.md 7.2; the HFYN DAM baselines, MATH.md 2.6): scores → weights,
+ * elementwise on the score row plus a sum (sum-normalization) or a max (argmax, rescaling).
+ * Not yet a field of the language: the modules in ./separation/ hold the math, the float64
+ * reference and the energy; the checker field and the GPU lowering come next.
+ */
+export interface SeparationPart<S extends { kind: string } = { kind: string }> {
+  kind: S["kind"];
+  math: string;
+  /**
+   * float64 reference. `scores` are NOT multiplied by beta (HFYN puts beta in the tanh post only);
+   * masked entries are -Infinity and get weight 0. Returns new weights, always finite.
+   */
+  reference(scores: Float64Array, spec: S): Float64Array;
+  /** The energy's score term (Krotov–Hopfield −Σ F(s_i); classic HN −½ Σ s_i²), finite. */
+  energy(scores: Float64Array, spec: S): number;
+}

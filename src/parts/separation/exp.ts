@@ -1,0 +1,39 @@
+// separation `exp(scale)`: unnormalized p_i = exp(scale · s_i) (HFYN "Exp DAM", `_exp`:
+// torch.exp(tensor * inner_beta), MATH.md 2.6, with
+// scale = β_in = 0.05 on MNIST, 0.01 on CIFAR-10 / Tiny-ImageNet; Demircigil F = exp, MATH.md 7.8).
+//
+//   normalize  sum: p_i = exp(scale (s_i − max s)) / Σ_j exp(scale (s_j − max s)) (softmax of
+//              scale · s; the sum is ≥ 1, never 0)
+//   overflow   none: exp is clamped to F32_MAX (the authors' float32 code returns inf above
+//              scale · s ≈ 88.7, e.g. exp(0.01 s) at D = 12288)
+//   energy     E(q) = −Σ_i exp(scale s_i) (clamped as the weights)
+import type { SeparationPart } from "../types.ts";
+import { clampF32, type Normalize, sumNormalize } from "./common.ts";
+
+export interface ExpSeparation {
+  kind: "exp";
+  /** A positive number multiplying the score inside exp. */
+  scale: number;
+  normalize: Normalize;
+}
+
+export const expSeparation: SeparationPart<ExpSeparation> = {
+  kind: "exp",
+  math: "p = exp(scale · s)  (Exp DAM; no β)",
+  reference: (s, spec) => {
+    if (spec.normalize === "sum") {
+      let max = -Infinity;
+      for (const v of s) if (v > max) max = v;
+      if (max === -Infinity) return new Float64Array(s.length);
+      return sumNormalize(
+        s.map((v) => (Number.isFinite(v) ? Math.exp(spec.scale * (v - max)) : 0)),
+      );
+    }
+    return s.map((v) => (Number.isFinite(v) ? clampF32(Math.exp(spec.scale * v)) : 0));
+  },
+  energy: (s, spec) => {
+    let e = 0;
+    for (const v of s) if (Number.isFinite(v)) e += clampF32(Math.exp(spec.scale * v));
+    return -e;
+  },
+};

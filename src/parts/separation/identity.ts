@@ -1,0 +1,27 @@
+// separation `identity`: the classic Hopfield network (HFYN "Classic HNs", MATH.md 2.6; UHN 7.2).
+//
+//   forward    p_i = s_i (no beta: HFYN puts beta inside the tanh post only)
+//   normalize  sum: p_i = s_i / Σ_j s_j (all zero when the sum is 0)
+//   energy     classic HN with dot similarity: E(q) = −½ qᵀXᵀXq = −½ Σ_i s_i²
+//   masked     entries at −Infinity get weight 0
+import type { SeparationPart } from "../types.ts";
+import { clampF32, type Normalize, sumNormalize } from "./common.ts";
+
+export interface IdentitySeparation {
+  kind: "identity";
+  normalize: Normalize;
+}
+
+export const identitySeparation: SeparationPart<IdentitySeparation> = {
+  kind: "identity",
+  math: "p = s  (classic Hopfield; no β)",
+  reference: (s, spec) => {
+    const p = s.map((v) => (Number.isFinite(v) ? clampF32(v) : 0));
+    return spec.normalize === "sum" ? sumNormalize(p) : p;
+  },
+  energy: (s) => {
+    let e = 0;
+    for (const v of s) if (Number.isFinite(v)) e += v * v;
+    return -0.5 * e;
+  },
+};

@@ -1,0 +1,37 @@
+// separation `max`: one-hot on the argmax of the scores (UHN, MATH.md 7.2). Ties go to the lowest
+// index (the GPU lowering must scan in index order with a strict `>`).
+//
+//   normalize  sum and none agree: the one-hot row already sums to 1 (all zero when every entry
+//              is masked)
+//   energy     −max_i s_i: the simplex's support function at s, the β → ∞ limit of the softmax
+//              energy's score term −β⁻¹ logsumexp(β s) (0 when every entry is masked)
+import type { SeparationPart } from "../types.ts";
+import type { Normalize } from "./common.ts";
+
+export interface MaxSeparation {
+  kind: "max";
+  normalize: Normalize;
+}
+
+function argmax(s: Float64Array): number {
+  let best = -1;
+  for (let i = 0; i < s.length; i++) {
+    if (Number.isFinite(s[i]) && (best < 0 || s[i] > s[best])) best = i;
+  }
+  return best;
+}
+
+export const maxSeparation: SeparationPart<MaxSeparation> = {
+  kind: "max",
+  math: "p = one-hot(argmax s)  (ties: lowest index)",
+  reference: (s) => {
+    const p = new Float64Array(s.length);
+    const i = argmax(s);
+    if (i >= 0) p[i] = 1;
+    return p;
+  },
+  energy: (s) => {
+    const i = argmax(s);
+    return i >= 0 ? -s[i] : 0;
+  },
+};

@@ -1,0 +1,39 @@
+// separation `poly(n)`: p_i = s_i^n (HFYN "10-Poly DAM", MATH.md 2.6; Krotov–Hopfield F(x) = x^n,
+// MATH.md 7.8).
+//
+//   forward    p_i = s_i^n, the real power, as HFYN's `_5_poly` / `_10_poly` compute it
+//              (`tensor**5`, `tensor**10` in scripts/utils.py): even n makes negative scores
+//              positive, odd n keeps their sign (no rectification, unlike Krotov–Hopfield's
+//              rectified-polynomial variant)
+//   normalize  sum: p_i = (s_i/m)^n / Σ_j (s_j/m)^n with m = max_j |s_j|, which equals s_i^n / Σ s_j^n
+//              exactly but never overflows (all zero when the sum is 0, e.g. all scores 0)
+//   overflow   none: s^n is clamped to ±F32_MAX (the authors' float32 code returns inf there,
+//              e.g. (x·q)^10 at D = 12288, MATH.md 2.6)
+//   energy     Krotov–Hopfield E(q) = −Σ_i F(s_i) = −Σ_i s_i^n (clamped as the weights)
+import type { SeparationPart } from "../types.ts";
+import { clampF32, maxAbs, type Normalize, sumNormalize } from "./common.ts";
+
+export interface PolySeparation {
+  kind: "poly";
+  /** A positive integer exponent. */
+  n: number;
+  normalize: Normalize;
+}
+
+export const polySeparation: SeparationPart<PolySeparation> = {
+  kind: "poly",
+  math: "p = sⁿ  (Krotov–Hopfield F(x) = xⁿ; no β)",
+  reference: (s, spec) => {
+    if (spec.normalize === "sum") {
+      const m = maxAbs(s);
+      if (m === 0) return new Float64Array(s.length);
+      return sumNormalize(s.map((v) => (Number.isFinite(v) ? (v / m) ** spec.n : 0)));
+    }
+    return s.map((v) => (Number.isFinite(v) ? clampF32(v ** spec.n) : 0));
+  },
+  energy: (s, spec) => {
+    let e = 0;
+    for (const v of s) if (Number.isFinite(v)) e += clampF32(v ** spec.n);
+    return -e;
+  },
+};
