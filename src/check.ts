@@ -155,6 +155,23 @@ const FIELDS: Record<string, FieldSpec> = {
       softmax1: bare,
     },
   },
+  separation: {
+    kind: "part",
+    parts: {
+      fenchel_young: bare,
+      linear: { args: { normalize: oneOf("raw", "sum") }, defaults: ARG_DEFAULTS.separation },
+      poly: needs(
+        { n: num(whole(1)), normalize: oneOf("raw", "sum") },
+        "poly(n = 10)",
+        ARG_DEFAULTS.separation,
+      ),
+      exp: {
+        args: { scale: num(positive), normalize: oneOf("raw", "sum") },
+        defaults: ARG_DEFAULTS.exp,
+      },
+      max: { args: { normalize: oneOf("raw", "sum") }, defaults: ARG_DEFAULTS.separation },
+    },
+  },
   mask: {
     kind: "part",
     parts: {
@@ -578,6 +595,7 @@ type Parts = {
   memory: Model["memory"];
   similarity: Model["similarity"];
   entropy: Model["entropy"];
+  separation: Model["separation"];
   mask: Model["mask"];
   post: Model["post"];
   beta: number;
@@ -662,6 +680,25 @@ function checkCombinations(p: Parts, checker: ModelChecker, model: Span): void {
       at("entropy"),
       `continuous memory works only with entropy shannon, tsallis or sparsemax, not \`${p.entropy.kind}\``,
     );
+  }
+  const separation = p.separation.kind !== "fenchel_young";
+  if (separation) {
+    const sep = `\`separation ${p.separation.kind}\``;
+    if (features || continuous) {
+      checker.error(
+        at("separation"),
+        `${sep} cannot be combined with ${
+          continuous ? "continuous memory" : "features similarity"
+        }`,
+        "a separation function maps one score per memory to its weight",
+      );
+    } else if (p.entropy.kind !== "shannon") {
+      checker.error(
+        at("entropy"),
+        `\`entropy ${p.entropy.kind}\` has no effect with ${sep}: the separation replaces the normalizer`,
+        "remove the `entropy` line, or use `separation fenchel_young` (the default) to keep the entropy",
+      );
+    }
   }
   if (p.mask.kind !== "none" && (features || continuous)) {
     checker.error(

@@ -73,6 +73,21 @@ export const Mask = z.discriminatedUnion("kind", [
 ]);
 export type Mask = z.infer<typeof Mask>;
 
+/**
+ * The separation function (UHN, MATH.md 7.2; HFYN's classic DAM baselines, 2.6 and 7.8):
+ * `fenchel_young` (the default) uses the entropy's Fenchel-Young normalizer; the others replace it and
+ * read the scores without beta (src/parts/separation/).
+ */
+const normalize = z.enum(["raw", "sum"]);
+export const Separation = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("fenchel_young") }),
+  z.object({ kind: z.literal("linear"), normalize }),
+  z.object({ kind: z.literal("poly"), n: count, normalize }),
+  z.object({ kind: z.literal("exp"), scale: positive, normalize }),
+  z.object({ kind: z.literal("max"), normalize }),
+]);
+export type Separation = z.infer<typeof Separation>;
+
 export const Post = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("identity") }),
   z.object({ kind: z.literal("l2"), radius: positive }),
@@ -92,6 +107,7 @@ export const Model = z.object({
   memory: Memory,
   similarity: Similarity,
   entropy: Entropy,
+  separation: Separation.default({ kind: "fenchel_young" }),
   mask: Mask,
   post: Post,
   beta: positive,
@@ -116,6 +132,7 @@ export const DEFAULTS = {
   memory: { kind: "discrete" } as Memory,
   similarity: { kind: "dot" } as Similarity,
   entropy: { kind: "shannon" } as Entropy,
+  separation: { kind: "fenchel_young" } as Separation,
   mask: { kind: "none" } as Mask,
   post: { kind: "identity" } as Post,
   beta: 1,
@@ -129,6 +146,8 @@ export const ARG_DEFAULTS = {
   l2: { radius: 1 },
   layernorm: { eps: 1e-5 },
   random: { seed: 0 },
+  separation: { normalize: "raw" },
+  exp: { scale: 1, normalize: "raw" },
   until: { tol: 1e-6, max: 100 },
 } as const;
 

@@ -157,6 +157,7 @@ Deno.test("defaults fill every absent field and argument", () => {
       memory: { kind: "discrete" },
       similarity: { kind: "dot" },
       entropy: { kind: "shannon" },
+      separation: { kind: "fenchel_young" },
       mask: { kind: "none" },
       post: { kind: "identity" },
       beta: 1,

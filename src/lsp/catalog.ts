@@ -5,7 +5,7 @@
 // `until`, which are not registry parts (the reference interpreter implements them directly).
 import { type ArgSpec, LANGUAGE, type PartSpec } from "../check.ts";
 import { DEFAULTS, describe } from "../ir.ts";
-import { entropies, masks, posts, similarities } from "../parts/registry.ts";
+import { entropies, masks, posts, separations, similarities } from "../parts/registry.ts";
 
 /** What each field means (LANGUAGE.md section 1; the math is MATH.md's). */
 export const FIELD_DOCS: Record<string, string> = {
@@ -14,6 +14,9 @@ export const FIELD_DOCS: Record<string, string> = {
   similarity: "The score s_i = s(x_i, q) of memory x_i against the query q.",
   entropy: "The entropy regularizer Ω; it picks the normalizer that turns the scores β s " +
     "into weights p (softmax, α-entmax, sparsemax, normmax, k-subsets, softmax₁).",
+  separation: "The separation function (UHN; the classic dense associative memories): " +
+    "`fenchel_young` (default) uses the entropy's normalizer; `linear` (the classic network), `poly(n)`, `exp(scale)` and " +
+    "`max` replace it and read the scores without β (β then only feeds `post tanh`), optionally sum-normalized.",
   mask: "Which memories each query's normalizer sees; the others get weight exactly 0.",
   post: "The post-transform of each update, q ← post(Xᵀp). With `l2` and `layernorm` the " +
     "memories and queries are transformed first too.",
@@ -44,6 +47,7 @@ const REGISTRY: Record<string, Record<string, { math: string }>> = {
   similarity: similarities,
   post: posts,
   mask: masks,
+  separation: { ...separations, fenchel_young: { math: "p = the entropy's normalizer of β s" } },
 };
 
 export const FIELD_NAMES: readonly string[] = Object.keys(LANGUAGE);

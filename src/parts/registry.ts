@@ -1,7 +1,7 @@
 // The part registry: kind → part, for each category of the model IR (src/ir.ts). The interpreter
 // and the compiler look parts up only here (src/parts/types.ts states the contract).
-import type { Entropy, Mask, Post, Similarity } from "../ir.ts";
-import type { EntropyPart, MaskPart, PostPart, SimilarityPart } from "./types.ts";
+import type { Entropy, Mask, Post, Separation, Similarity } from "../ir.ts";
+import type { EntropyPart, MaskPart, PostPart, SeparationPart, SimilarityPart } from "./types.ts";
 import { shannon } from "./entropy/shannon.ts";
 import { tsallis } from "./entropy/tsallis.ts";
 import { sparsemax } from "./entropy/sparsemax.ts";
@@ -25,7 +25,7 @@ import { reverseKl } from "./similarity/reverse_kl.ts";
 import { js } from "./similarity/js.ts";
 import { topk } from "./mask/topk.ts";
 import { random } from "./mask/random.ts";
-import { identitySeparation } from "./separation/identity.ts";
+import { linearSeparation } from "./separation/linear.ts";
 import { polySeparation } from "./separation/poly.ts";
 import { expSeparation } from "./separation/exp.ts";
 import { maxSeparation } from "./separation/max.ts";
@@ -99,10 +99,20 @@ export function maskPart<K extends Mask>(spec: K): MaskPart<K> {
   return masks[spec.kind] as unknown as MaskPart<K>;
 }
 
-/** The separation functions (src/parts/separation/), by kind. Not yet reachable from a `.hop`. */
+/**
+ * The separation functions (src/parts/separation/), by kind: the field `separation` of the
+ * language; its default `fenchel_young` is no part (the entropy's normalizer runs instead).
+ */
 export const separations = {
-  identity: identitySeparation,
+  linear: linearSeparation,
   poly: polySeparation,
   exp: expSeparation,
   max: maxSeparation,
 } as const;
+
+/** The separation part of a spec other than the default `entropy`. */
+export function separationPart<S extends Exclude<Separation, { kind: "fenchel_young" }>>(
+  spec: S,
+): SeparationPart<S> {
+  return separations[spec.kind] as unknown as SeparationPart<S>;
+}

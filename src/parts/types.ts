@@ -75,8 +75,8 @@ export interface MaskPart<K extends Mask = Mask> {
 /**
  * A separation function (UHN, MATH.md 7.2; the HFYN DAM baselines, MATH.md 2.6): scores → weights,
  * elementwise on the score row plus a sum (sum-normalization) or a max (argmax, rescaling).
- * Not yet a field of the language: the modules in ./separation/ hold the math, the float64
- * reference and the energy; the checker field and the GPU lowering come next.
+ * The field `separation` of the language: the modules in ./separation/ hold the math, the float64
+ * reference and the energy; no GPU lowering yet (the plan refuses them with --device gpu).
  */
 export interface SeparationPart<S extends { kind: string } = { kind: string }> {
   kind: S["kind"];

@@ -89,6 +89,9 @@ export type Plan = z.infer<typeof Plan>;
 
 /** Why a model has no GPU lowering, or null if it has one. */
 export function gpuUnsupported(model: Model): string | null {
+  if (model.separation.kind !== "fenchel_young") {
+    return `separation \`${model.separation.kind}\` runs on the float64 reference only (--device cpu): its GPU lowering is not written yet`;
+  }
   if (model.memory.kind === "continuous" && !poolContinuous(model)) {
     return quadratureUnsupported(model);
   }

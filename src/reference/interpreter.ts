@@ -12,7 +12,13 @@
 import type { Model } from "../ir.ts";
 import type { Mat } from "../parts/types.ts";
 import { checkValues } from "../shapes.ts";
-import { entropyPart, maskPart, postPart, similarityPart } from "../parts/registry.ts";
+import {
+  entropyPart,
+  maskPart,
+  postPart,
+  separationPart,
+  similarityPart,
+} from "../parts/registry.ts";
 import {
   buildKernelState,
   kernelStep,
@@ -154,11 +160,16 @@ function loadDiscrete(model: Model, X: Mat): LoadedMemory {
   const mask = maskPart(model.mask);
   const post = postPart(model.post);
   const beta = model.beta;
+  // A separation function replaces the normalizer and reads the scores without beta (HFYN puts
+  // beta only inside the tanh post, MATH.md 2.6).
+  const sep = model.separation.kind === "fenchel_young" ? null : model.separation;
+  const separation = sep ? separationPart(sep) : null;
+  const scale = separation ? 1 : beta;
 
   const scoresOf = (q: Float64Array, query: number) => {
     const s = new Float64Array(X.rows);
     sim.reference(X, q, model.similarity, s);
-    for (let i = 0; i < s.length; i++) s[i] *= beta;
+    for (let i = 0; i < s.length; i++) s[i] *= scale;
     mask.reference(s, model.mask, query);
     return s;
   };
@@ -177,10 +188,18 @@ function loadDiscrete(model: Model, X: Mat): LoadedMemory {
     values: X,
     width: X.rows,
     step(q, query) {
-      const w = entropy.reference(scoresOf(q, query), model.entropy);
+      const s = scoresOf(q, query);
+      const w = separation && sep
+        ? separation.reference(s, sep)
+        : entropy.reference(s, model.entropy);
       return { next: post.reference(readout(X, w), model.post, beta), weights: w };
     },
     energy(q) {
+      // Separations: the dense associative memory's E(q) = -sum_i F(s(x_i, q)) (Krotov-Hopfield,
+      // MATH.md 7.8; -1/2 sum s^2 for the classic network), where no mask depends on q.
+      if (separation && sep) {
+        return model.mask.kind === "none" ? separation.energy(scoresOf(q, 0), sep) : null;
+      }
       if (!hasEnergy) return null;
       const s = new Float64Array(X.rows);
       similarityPart({ kind: "dot" }).reference(X, q, { kind: "dot" }, s);

@@ -6,16 +6,16 @@
  * returns Inf/NaN for finite input (the authors' float32 code overflows here, MATH.md 2.6). */
 export const F32_MAX = 3.4028234663852886e38;
 
-export type Normalize = "sum" | "none";
+export type Normalize = "sum" | "raw";
 
 export function clampF32(v: number): number {
   return v > F32_MAX ? F32_MAX : v < -F32_MAX ? -F32_MAX : v;
 }
 
 /**
- * UHN's sum-normalization p / Σp over the unmasked entries. When Σp = 0 (e.g. identity on scores
+ * UHN's sum-normalization p / Σp over the unmasked entries. When Σp = 0 (e.g. linear on scores
  * that sum to zero) the quotient is undefined: hopc then returns all-zero weights (the state's
- * readout is 0), not NaN. A sum that cancels to nearly 0 (signed weights: identity, odd poly) can
+ * readout is 0), not NaN. A sum that cancels to nearly 0 (signed weights: linear, odd poly) can
  * make the quotient huge: it is clamped to ±F32_MAX like the unnormalized weights.
  */
 export function sumNormalize(p: Float64Array): Float64Array {

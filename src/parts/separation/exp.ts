@@ -4,7 +4,7 @@
 //
 //   normalize  sum: p_i = exp(scale (s_i − max s)) / Σ_j exp(scale (s_j − max s)) (softmax of
 //              scale · s; the sum is ≥ 1, never 0)
-//   overflow   none: exp is clamped to F32_MAX (the authors' float32 code returns inf above
+//   overflow   raw: exp is clamped to F32_MAX (the authors' float32 code returns inf above
 //              scale · s ≈ 88.7, e.g. exp(0.01 s) at D = 12288)
 //   energy     E(q) = −Σ_i exp(scale s_i) (clamped as the weights)
 import type { SeparationPart } from "../types.ts";

@@ -7,7 +7,7 @@
 //              rectified-polynomial variant)
 //   normalize  sum: p_i = (s_i/m)^n / Σ_j (s_j/m)^n with m = max_j |s_j|, which equals s_i^n / Σ s_j^n
 //              exactly but never overflows (all zero when the sum is 0, e.g. all scores 0)
-//   overflow   none: s^n is clamped to ±F32_MAX (the authors' float32 code returns inf there,
+//   overflow   raw: s^n is clamped to ±F32_MAX (the authors' float32 code returns inf there,
 //              e.g. (x·q)^10 at D = 12288, MATH.md 2.6)
 //   energy     Krotov–Hopfield E(q) = −Σ_i F(s_i) = −Σ_i s_i^n (clamped as the weights)
 import type { SeparationPart } from "../types.ts";

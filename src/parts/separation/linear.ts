@@ -1,4 +1,4 @@
-// separation `identity`: the classic Hopfield network (HFYN "Classic HNs", MATH.md 2.6; UHN 7.2).
+// separation `linear` (UHN's identity separation): the classic Hopfield network (HFYN "Classic HNs", MATH.md 2.6; UHN 7.2).
 //
 //   forward    p_i = s_i (no beta: HFYN puts beta inside the tanh post only)
 //   normalize  sum: p_i = s_i / Σ_j s_j (all zero when the sum is 0)
@@ -7,13 +7,13 @@
 import type { SeparationPart } from "../types.ts";
 import { clampF32, type Normalize, sumNormalize } from "./common.ts";
 
-export interface IdentitySeparation {
-  kind: "identity";
+export interface LinearSeparation {
+  kind: "linear";
   normalize: Normalize;
 }
 
-export const identitySeparation: SeparationPart<IdentitySeparation> = {
-  kind: "identity",
+export const linearSeparation: SeparationPart<LinearSeparation> = {
+  kind: "linear",
   math: "p = s  (classic Hopfield; no β)",
   reference: (s, spec) => {
     const p = s.map((v) => (Number.isFinite(v) ? clampF32(v) : 0));
