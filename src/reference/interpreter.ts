@@ -163,8 +163,9 @@ function loadDiscrete(model: Model, X: Mat): LoadedMemory {
   // A separation function replaces the normalizer and reads the scores without beta (HFYN puts
   // beta only inside the tanh post, MATH.md 2.6).
   const sep = model.separation.kind === "fenchel_young" ? null : model.separation;
-  const separation = sep ? separationPart(sep) : null;
-  const scale = separation ? 1 : beta;
+  const scale = sep ? 1 : beta;
+  const weightsOf = (s: Float64Array) =>
+    sep ? separationPart(sep).reference(s, sep) : entropy.reference(s, model.entropy);
 
   const scoresOf = (q: Float64Array, query: number) => {
     const s = new Float64Array(X.rows);
@@ -188,17 +189,14 @@ function loadDiscrete(model: Model, X: Mat): LoadedMemory {
     values: X,
     width: X.rows,
     step(q, query) {
-      const s = scoresOf(q, query);
-      const w = separation && sep
-        ? separation.reference(s, sep)
-        : entropy.reference(s, model.entropy);
+      const w = weightsOf(scoresOf(q, query));
       return { next: post.reference(readout(X, w), model.post, beta), weights: w };
     },
     energy(q) {
       // Separations: the dense associative memory's E(q) = -sum_i F(s(x_i, q)) (Krotov-Hopfield,
       // MATH.md 7.8; -1/2 sum s^2 for the classic network), where no mask depends on q.
-      if (separation && sep) {
-        return model.mask.kind === "none" ? separation.energy(scoresOf(q, 0), sep) : null;
+      if (sep) {
+        return model.mask.kind === "none" ? separationPart(sep).energy(scoresOf(q, 0), sep) : null;
       }
       if (!hasEnergy) return null;
       const s = new Float64Array(X.rows);

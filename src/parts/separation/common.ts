@@ -6,8 +6,6 @@
  * returns Inf/NaN for finite input (the authors' float32 code overflows here, MATH.md 2.6). */
 export const F32_MAX = 3.4028234663852886e38;
 
-export type Normalize = "sum" | "raw";
-
 export function clampF32(v: number): number {
   return v > F32_MAX ? F32_MAX : v < -F32_MAX ? -F32_MAX : v;
 }

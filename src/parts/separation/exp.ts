@@ -7,15 +7,12 @@
 //   overflow   raw: exp is clamped to F32_MAX (the authors' float32 code returns inf above
 //              scale · s ≈ 88.7, e.g. exp(0.01 s) at D = 12288)
 //   energy     E(q) = −Σ_i exp(scale s_i) (clamped as the weights)
+import type { Separation } from "../../ir.ts";
 import type { SeparationPart } from "../types.ts";
-import { clampF32, type Normalize, sumNormalize } from "./common.ts";
+import { clampF32, sumNormalize } from "./common.ts";
 
-export interface ExpSeparation {
-  kind: "exp";
-  /** A positive number multiplying the score inside exp. */
-  scale: number;
-  normalize: Normalize;
-}
+/** The IR spec of this separation (src/ir.ts). */
+export type ExpSeparation = Extract<Separation, { kind: "exp" }>;
 
 export const expSeparation: SeparationPart<ExpSeparation> = {
   kind: "exp",

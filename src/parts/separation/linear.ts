@@ -4,13 +4,12 @@
 //   normalize  sum: p_i = s_i / Σ_j s_j (all zero when the sum is 0)
 //   energy     classic HN with dot similarity: E(q) = −½ qᵀXᵀXq = −½ Σ_i s_i²
 //   masked     entries at −Infinity get weight 0
+import type { Separation } from "../../ir.ts";
 import type { SeparationPart } from "../types.ts";
-import { clampF32, type Normalize, sumNormalize } from "./common.ts";
+import { clampF32, sumNormalize } from "./common.ts";
 
-export interface LinearSeparation {
-  kind: "linear";
-  normalize: Normalize;
-}
+/** The IR spec of this separation (src/ir.ts). */
+export type LinearSeparation = Extract<Separation, { kind: "linear" }>;
 
 export const linearSeparation: SeparationPart<LinearSeparation> = {
   kind: "linear",

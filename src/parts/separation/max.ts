@@ -1,17 +1,15 @@
 // separation `max`: one-hot on the argmax of the scores (UHN, MATH.md 7.2). Ties go to the lowest
 // index (the GPU lowering must scan in index order with a strict `>`).
 //
-//   normalize  sum and none agree: the one-hot row already sums to 1 (all zero when every entry
+//   normalize  sum and raw agree: the one-hot row already sums to 1 (all zero when every entry
 //              is masked)
 //   energy     −max_i s_i: the simplex's support function at s, the β → ∞ limit of the softmax
 //              energy's score term −β⁻¹ logsumexp(β s) (0 when every entry is masked)
+import type { Separation } from "../../ir.ts";
 import type { SeparationPart } from "../types.ts";
-import type { Normalize } from "./common.ts";
 
-export interface MaxSeparation {
-  kind: "max";
-  normalize: Normalize;
-}
+/** The IR spec of this separation (src/ir.ts). */
+export type MaxSeparation = Extract<Separation, { kind: "max" }>;
 
 function argmax(s: Float64Array): number {
   let best = -1;

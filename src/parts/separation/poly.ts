@@ -10,15 +10,12 @@
 //   overflow   raw: s^n is clamped to ±F32_MAX (the authors' float32 code returns inf there,
 //              e.g. (x·q)^10 at D = 12288, MATH.md 2.6)
 //   energy     Krotov–Hopfield E(q) = −Σ_i F(s_i) = −Σ_i s_i^n (clamped as the weights)
+import type { Separation } from "../../ir.ts";
 import type { SeparationPart } from "../types.ts";
-import { clampF32, maxAbs, type Normalize, sumNormalize } from "./common.ts";
+import { clampF32, maxAbs, sumNormalize } from "./common.ts";
 
-export interface PolySeparation {
-  kind: "poly";
-  /** A positive integer exponent. */
-  n: number;
-  normalize: Normalize;
-}
+/** The IR spec of this separation (src/ir.ts). */
+export type PolySeparation = Extract<Separation, { kind: "poly" }>;
 
 export const polySeparation: SeparationPart<PolySeparation> = {
   kind: "poly",
