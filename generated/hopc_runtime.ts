@@ -61,6 +61,8 @@ export interface KernelSpec {
   blocked?: BlockedParts;
   /** The similarity reads memories and queries as distributions (kl, js, normalized_dot, ...). */
   nonNegativeInputs?: boolean;
+  /** Why `wgsl` holds no one-workgroup-per-query kernel (separations: blocked kernels only). */
+  workgroupUnsupported?: string;
 }
 
 /** A non-finite entry, or a negative one where the similarity needs non-negative input. */
@@ -81,6 +83,27 @@ function checkInput(
         : `${what} must be finite numbers: the entry at ${where} is ${v}`,
     );
   }
+}
+
+/**
+ * A result with a non-finite entry is an error, never an answer: float32 overflow (a separation
+ * model whose state grows past 3.4e38 under the identity post, values read with such weights)
+ * would otherwise come back as Inf or NaN that looks like data.
+ */
+function checkOutput(kernel: KernelSpec, result: RetrieveResult, B: number): RetrieveResult {
+  for (const [what, data] of [["states", result.states], ["weights", result.weights]] as const) {
+    if (!data) continue;
+    const width = data.length / B;
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad < 0) continue;
+    throw new RangeError(
+      `model \`${kernel.name}\`: the GPU's ${what} of query ${Math.floor(bad / width)} hold ${
+        data[bad]
+      } at entry ${bad % width}: the values overflowed float32 (past 3.4e38); ` +
+        "run it with --device cpu (the float64 reference), or bound the state (post tanh or l2, normalize = sum)",
+    );
+  }
+  return result;
 }
 
 /** The adapter limits a plan depends on (names as in GPUSupportedLimits). */
@@ -603,7 +626,7 @@ export class Retrieval {
       },
       retrieve: async (Q, B, o) => {
         checkInput(kernel, "queries", Q, D, nonNegative);
-        return await inner.retrieve(Q, B, o);
+        return checkOutput(kernel, await inner.retrieve(Q, B, o), B);
       },
       destroy: () => inner.destroy(),
     };
@@ -617,6 +640,12 @@ export class Retrieval {
     D: number,
     opts: LoadOptions,
   ): Promise<Loaded> {
+    if (kernel.workgroupUnsupported && (opts.kernel === "workgroup" || !kernel.blocked)) {
+      throw new PlanError(
+        `model \`${kernel.name}\`: ${kernel.workgroupUnsupported}`,
+        'load without kernel: "workgroup"',
+      );
+    }
     if (kernel.hostPrep && kernel.blocked && opts.kernel !== "workgroup") {
       const prepared = { ...kernel, hostPrep: kernel.hostPrep, blocked: kernel.blocked };
       return loadBlockedPrepared(device, prepared, X, M, D, opts);

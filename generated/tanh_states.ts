@@ -15,7 +15,7 @@ export const kernel: KernelSpec = {
   transformsInputs: false,
   mask: "none",
   minMemories: 1,
-  blocked: {"name":"tanh_states","file":"examples/posts.hop","header":["  scores  = beta * similarity(X, q)     beta = 0.5; s_i = x_i . q","  weights = p = softmax(s)","  q       = post(X^T weights)           q = tanh(beta z), beta = 0.5","  steps   = 2"],"beta":0.5,"maxSteps":2,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = tanh(beta z), beta = 0.5","transformsInputs":false,"needs":[],"chunk":"select(tanh((0.5 * v)), (0.5 * v) * (1.0 + (0.5 * v) * (0.5 * v) * (-0.33333334 + (0.5 * v) * (0.5 * v) * (0.13333334 - 0.053968254 * (0.5 * v) * (0.5 * v)))), abs((0.5 * v)) < vec4<f32>(0.125))"},"mask":{"kind":"none"},"rngWgsl":"","projected":null},
+  blocked: {"name":"tanh_states","file":"examples/posts.hop","header":["  scores  = beta * similarity(X, q)     beta = 0.5; s_i = x_i . q","  weights = p = softmax(s)","  q       = post(X^T weights)           q = tanh(beta z), beta = 0.5","  steps   = 2"],"beta":0.5,"maxSteps":2,"tol":null,"family":"online","sim":{"math":"s_i = x_i . q","memoryAux":"none","queryAux":"none","linear":true,"accumulate":"dot(x, q)","finish":"acc"},"ent":{"kind":"exp","math":"p = softmax(s)","zeroMemory":false},"bisection":0,"post":{"math":"q = tanh(beta z), beta = 0.5","transformsInputs":false,"needs":[],"chunk":"select(tanh((0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0)))), (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (1.0 + (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (-0.33333334 + (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (0.13333334 - 0.053968254 * (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0)))))), abs((0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0)))) < vec4<f32>(0.125))"},"mask":{"kind":"none"},"rngWgsl":"","projected":null},
   wgsl: `// hopc retrieval kernel for model \`tanh_states\` (examples/posts.hop)
 //
 //   scores  = beta * similarity(X, q)     beta = 0.5; s_i = x_i . q
@@ -116,7 +116,7 @@ fn post_transform(lid: u32) -> f32 {
   for (var ch = lid; ch < D4; ch = ch + WG) {
     let v = o[ch];
     let valid = valid_lanes(ch);
-    let next = select(tanh((0.5 * v)), (0.5 * v) * (1.0 + (0.5 * v) * (0.5 * v) * (-0.33333334 + (0.5 * v) * (0.5 * v) * (0.13333334 - 0.053968254 * (0.5 * v) * (0.5 * v)))), abs((0.5 * v)) < vec4<f32>(0.125));
+    let next = select(tanh((0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0)))), (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (1.0 + (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (-0.33333334 + (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (0.13333334 - 0.053968254 * (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0))) * (0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0)))))), abs((0.5 * clamp(v, vec4<f32>(-40.0), vec4<f32>(40.0)))) < vec4<f32>(0.125));
     state[ch] = next;
   }
   workgroupBarrier();

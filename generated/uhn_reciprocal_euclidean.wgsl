@@ -19,7 +19,7 @@ const DS: u32 = 4u;             // vec4 chunks one readout thread accumulates
 const BETA: f32 = 20000.0;
 const MASKED: f32 = -1.0e30;   // score of a memory the normalizer must not see (finite on purpose)
 const NO_MAX: f32 = -3.0e38;   // below every score, even masked ones
-const QINFO: u32 = 8u;          // floats per query in qinfo
+const QINFO: u32 = 9u;          // floats per query in qinfo
 // "No fallback memory": past every row index, and the bits of a finite f32 (Tint rejects a
 // constant bitcast that makes a NaN, such as 0xffffffff).
 const NO_FALLBACK: u32 = 0x7f7fffffu;
@@ -30,7 +30,9 @@ const FALLBACK: u32 = 3u;
 const LO: u32 = 4u;
 const HI: u32 = 5u;
 const SHIFT: u32 = 6u;
+const SCALE: u32 = 4u;
 const COUNT: u32 = 7u;
+const OVERFLOW: u32 = 8u;
 
 struct Shape {
   M: u32,
@@ -241,6 +243,7 @@ fn prepare_queries(@builtin(local_invocation_index) lid: u32,
     qinfo[q * QINFO + DONE] = 0.0;
     qinfo[q * QINFO + STEPS] = 0.0;
     qinfo[q * QINFO + FALLBACK] = bitcast<f32>(NO_FALLBACK);
+    qinfo[q * QINFO + OVERFLOW] = 0.0;
   }
 }
 

@@ -121,13 +121,13 @@ Deno.test("property: normalized weights sum to 1 when the sum is nonzero; every 
 });
 
 // ---------------------------------------------------------------------------------------------
-// The `separation` field: checker rules, the float64 retrieval by hand, the GPU refusal.
+// The `separation` field: checker rules, the float64 retrieval by hand, the plan.
 
 import { checkText } from "../src/check.ts";
 import type { Model } from "../src/ir.ts";
 import type { Mat } from "../src/parts/types.ts";
 import { loadReference, retrieveReference } from "../src/reference/interpreter.ts";
-import { gpuUnsupported } from "../src/plan/plan.ts";
+import { DEFAULT_LIMITS, gpuUnsupported, makePlan } from "../src/plan/plan.ts";
 
 function model(fields: string): Model {
   const { models, diagnostics } = checkText(`model m { ${fields} }`, "m.hop");
@@ -233,7 +233,15 @@ Deno.test("separation retrieval: finite at D = 12288 where (x.q)^10 overflows fl
   assert.ok(Math.abs(norm.states.data[0] - 1) < 1e-12); // all weight on row 0 (s = D vs 0)
 });
 
-Deno.test("separation on the GPU: refused with the reason, so no run is silently wrong", () => {
-  assert.match(gpuUnsupported(model("separation max"))!, /float64 reference only \(--device cpu\)/);
+Deno.test("separation on the GPU: lowered (no refusal), but not into the workgroup kernel", () => {
+  assert.equal(gpuUnsupported(model("separation max")), null);
   assert.equal(gpuUnsupported(model("")), null);
+  assert.throws(
+    () =>
+      makePlan(model("separation max"), { M: 64, D: 8 }, DEFAULT_LIMITS, { kernel: "workgroup" }),
+    /blocked kernels only/,
+  );
+  const plan = makePlan(model("separation poly(n = 3)"), { M: 64, D: 8 });
+  assert.equal(plan.kernel, "blocked");
+  assert.equal(plan.blocked?.schedule, "threePass");
 });

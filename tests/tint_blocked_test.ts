@@ -52,6 +52,11 @@ const FIELDS = [
   "memory continuous(basis = gaussian, functions = 64) similarity cosine",
   "memory continuous(basis = gaussian, functions = 20, width = 0.1, points = 101) entropy sparsemax similarity euclidean",
   "memory continuous(basis = box, functions = 16, quadrature = trapezoid) entropy tsallis(alpha = 1.5) post layernorm",
+  "separation linear(normalize = sum) post l2 steps 2",
+  "separation poly(n = 7) similarity manhattan post layernorm",
+  "separation exp(scale = 0.5, normalize = sum) mask topk(k = 5) post tanh",
+  "separation exp mask random(keep = 0.4)",
+  "separation max similarity cosine steps until(tol = 1e-5, max = 9)",
 ];
 
 function models(): Model[] {

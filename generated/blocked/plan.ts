@@ -129,6 +129,9 @@ export function passIterations(
     out.row_init = 4 * perM + 6 * L;
     out.row_bisect = p.halvingsPerDispatch * (perM + L + 1);
     out.row_weights = 2 * perM + L;
+  } else if (parts.ent.kind === "separation") {
+    // statistic (two loops for argmax), weights, rescaled row; up to five reductions
+    out.row_weights = 4 * perM + 5 * L;
   } else {
     out.row_weights = 3 * perM + 3 * L; // max, exp and sum, normalize
   }

@@ -48,6 +48,18 @@ export interface BlockedParts {
       target: string;
       weight: string;
       normalize: boolean;
+    }
+    | {
+      /**
+       * A separation function (no beta in the scores): weight(s, m) after the row statistic m,
+       * optionally sum-normalized (src/parts/separation/, wgsl_rows.ts separationPass).
+       */
+      kind: "separation";
+      math: string;
+      stat: "none" | "max" | "max_abs" | "argmax";
+      weight: string;
+      normalize: boolean;
+      functions: string;
     };
   /** Halvings of the threshold interval (0 for the exp maps). */
   bisection: number;

@@ -44,6 +44,7 @@ ${
     qinfo[q * QINFO + DONE] = 0.0;
     qinfo[q * QINFO + STEPS] = 0.0;
     qinfo[q * QINFO + FALLBACK] = bitcast<f32>(NO_FALLBACK);
+    qinfo[q * QINFO + OVERFLOW] = 0.0;
   }`)
   }
 }
@@ -178,9 +179,95 @@ ${WHICH}
 `;
 }
 
+/**
+ * A separation function on the stored row (scores without beta), in one pass: the row statistic,
+ * the weights, their sum-normalization, then the row divided by a power of two `scale` so that
+ * the readout sums weight * x in f32 without overflow however large the weights (they are
+ * clamped to +-F32_MAX); the finish pass multiplies the scale back.
+ */
+function separationPass(parts: BlockedParts): string {
+  if (parts.ent.kind !== "separation") throw new Error("unreachable: not a separation");
+  const { stat, normalize } = parts.ent;
+  const statistic = {
+    none: "  let m = 0.0;\n",
+    max: `  var part_m = NO_MAX;
+  for (var i = lid; i < shape.M; i = i + WGR) { part_m = max(part_m, scratch[base + i]); }
+  let m = reduce_max(lid, part_m);  // the largest score (masked entries are far below)
+`,
+    max_abs: `  var part_m = 0.0;
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    let s = scratch[base + i];
+    if (s > MASKED) { part_m = max(part_m, abs(s)); }
+  }
+  let m = reduce_max(lid, part_m);  // the largest |score|; 0: every weight is 0
+`,
+    argmax: `  var part_m = NO_MAX;
+  for (var i = lid; i < shape.M; i = i + WGR) { part_m = max(part_m, scratch[base + i]); }
+  let m = reduce_max(lid, part_m);
+  var part_first = 0xffffffffu;     // the lowest index holding the max (ties: lowest index)
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    let s = scratch[base + i];
+    if (s > MASKED && s == m) { part_first = min(part_first, i); }
+  }
+  let pick = reduce_min_u(lid, part_first);  // 0xffffffff when every entry is masked
+`,
+  }[stat];
+  const weight = stat === "argmax"
+    ? "select(0.0, 1.0, i == pick)"
+    : stat === "max_abs"
+    ? "select(0.0, separate(s, m), s > MASKED && m > 0.0)"
+    : "select(0.0, separate(s, m), s > MASKED)";
+  return `// ${parts.ent.math}: masked entries exactly 0, every weight finite.
+@compute @workgroup_size(WGR)
+fn row_weights(${ARGS}) {
+${WHICH}
+  if (query_done(lid, q)) { return; }
+  let base = local * shape.M;
+${statistic}  var part_w = 0.0;
+  var part_big = 0.0;
+  var part_bad = 0.0;
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    let s = scratch[base + i];
+    let w = ${weight};
+    scratch[base + i] = w;
+    part_w = part_w + w;
+    part_big = max(part_big, abs(w));
+    // A score that is no finite float32 (x . q overflowed: Inf, or NaN from Inf - Inf) has no
+    // weight here; the query is marked and the host reports it instead of an answer.
+    part_bad = max(part_bad, select(0.0, 1.0, !(s <= MASKED) && !(abs(s) <= F32_MAX)));
+  }
+  if (reduce_max(lid, part_bad) > 0.0 && lid == 0u) { qinfo[q * QINFO + OVERFLOW] = 1.0; }
+${
+    normalize
+      ? `  // Sum-normalized: the weights above are at most 1 in size, so p = w / total stays finite
+  // unless the sum is 0 or below f32's smallest normal (signed weights that cancel): then every
+  // weight is 0, as the reference does for a zero sum.
+  let total = reduce_sum(lid, part_w);
+  let usable = abs(total) >= 1.1754944e-38;
+  let inv = select(0.0, 1.0 / total, usable);
+  let big = reduce_max(lid, part_big) * abs(inv);
+`
+      : `  _ = part_w;
+  let inv = 1.0;
+  let big = reduce_max(lid, part_big);
+`
+  }  // scale: the power of two that brings the largest |p| to at most 2 (1 when it is already).
+  let scale = select(1.0, exp2(min(ceil(log2(big)), 127.0)), big > 2.0);
+  let write_weights = (shape.flags & 1u) != 0u;
+  for (var i = lid; i < shape.M; i = i + WGR) {
+    let p = scratch[base + i] * inv;
+    scratch[base + i] = p / scale;
+    if (write_weights) { weights[q * shape.M + i] = p; }
+  }
+  if (lid == 0u) { qinfo[q * QINFO + SCALE] = scale; }
+}
+`;
+}
+
 /** The threshold maps on the stored row: candidates, threshold search, weights. */
 export function normalizerPasses(parts: BlockedParts): string {
   if (parts.ent.kind === "exp") return expPasses(parts);
+  if (parts.ent.kind === "separation") return separationPass(parts);
   const ent = parts.ent;
   const needsMin = ent.bracket.includes("x_min");
   const candidate = "s > MASKED && shifted(s, m) > lo";
@@ -299,6 +386,8 @@ export function finishPass(parts: BlockedParts, plan: BlockedPlan): string {
   const fused = plan.schedule === "fused";
   const zero = parts.ent.kind === "exp" && parts.ent.zeroMemory;
   const until = parts.tol !== null;
+  const separation = parts.ent.kind === "separation";
+  const rescale = separation && parts.post.needs.length > 0;
   return `// The new state of each query: o = merge of the split partials${
     fused ? " (rescaled to the common max, as in flash decoding)" : " (their sum)"
   }, q = post(o).
@@ -328,6 +417,34 @@ ${zero ? "  m = max(m, 0.0);  // softmax1: the zero-score no-op memory\n" : ""} 
     }
     o[ch] = total / sum;
   }`
+      : separation
+      ? `  // The weights were divided by scale (a power of two): multiply it back, clamping to
+  // +-F32_MAX, so the readout is finite for every finite input (the reference clamps the same).
+  let scale = qinfo[q * QINFO + SCALE];
+  let limit = vec4<f32>(F32_MAX / scale);
+  for (var ch = lid; ch < D4; ch = ch + WGR) {
+    var total = vec4<f32>(0.0);
+    for (var s = 0u; s < shape.splits; s = s + 1u) { total = total + partials[(s * shape.nq + local) * (D4 + 1u) + ch]; }
+    o[ch] = select(total * scale, sign(total) * F32_MAX, abs(total) > limit);
+  }${
+        rescale
+          ? `
+  workgroupBarrier();
+  // ${parts.post.math} does not change when o is scaled (at these sizes its epsilon is far below
+  // the variance), so a readout past 2^50 is scaled down by a power of two first: the post's
+  // sums of squares would overflow f32 from about 2^63.
+  var part_big = 0.0;
+  for (var ch = lid; ch < D4; ch = ch + WGR) {
+    let a = abs(o[ch]);
+    part_big = max(part_big, max(max(a.x, a.y), max(a.z, a.w)));
+  }
+  let big = reduce_max(lid, part_big);
+  if (big > 1.0e15) {
+    let down = exp2(-ceil(log2(big)) + 50.0);
+    for (var ch = lid; ch < D4; ch = ch + WGR) { o[ch] = o[ch] * down; }
+  }`
+          : ""
+      }`
       : `  for (var ch = lid; ch < D4; ch = ch + WGR) {
     var total = vec4<f32>(0.0);
     for (var s = 0u; s < shape.splits; s = s + 1u) { total = total + partials[(s * shape.nq + local) * (D4 + 1u) + ch]; }

@@ -2,7 +2,13 @@
 // module that states its math next to its float64 reference (and, for the GPU path, its WGSL
 // lowering), registered in ./registry.ts. The interpreter and the compiler only look parts up there.
 import type { Entropy, Mask, Post, Similarity } from "../ir.ts";
-import type { EntropyWgsl, MaskWgsl, PostWgsl, SimilarityWgsl } from "../wgsl/types.ts";
+import type {
+  EntropyWgsl,
+  MaskWgsl,
+  PostWgsl,
+  SeparationWgsl,
+  SimilarityWgsl,
+} from "../wgsl/types.ts";
 
 /** Row-major matrix of float64: rows x cols. */
 export interface Mat {
@@ -76,7 +82,7 @@ export interface MaskPart<K extends Mask = Mask> {
  * A separation function (UHN, MATH.md 7.2; the HFYN DAM baselines, MATH.md 2.6): scores → weights,
  * elementwise on the score row plus a sum (sum-normalization) or a max (argmax, rescaling).
  * The field `separation` of the language: the modules in ./separation/ hold the math, the float64
- * reference and the energy; no GPU lowering yet (the plan refuses them with --device gpu).
+ * reference, the energy and the WGSL lowering (a per-query pass on the stored score row).
  */
 export interface SeparationPart<S extends { kind: string } = { kind: string }> {
   kind: S["kind"];
@@ -88,4 +94,6 @@ export interface SeparationPart<S extends { kind: string } = { kind: string }> {
   reference(scores: Float64Array, spec: S): Float64Array;
   /** The energy's score term (Krotov–Hopfield −Σ F(s_i); classic HN −½ Σ s_i²), finite. */
   energy(scores: Float64Array, spec: S): number;
+  /** Its lowering into the blocked kernels' weights pass (src/runtime/blocked/wgsl_rows.ts). */
+  wgsl(spec: S): SeparationWgsl;
 }

@@ -22,6 +22,10 @@ export function kernelChoices(model: Model): KernelChoices {
     const dense = model.entropy.kind === "shannon";
     return { family: "quadrature", bisectionIterations: dense ? 0 : 40 };
   }
+  // A separation function works on a kept score row (no online form), with no search.
+  if (model.separation.kind !== "fenchel_young") {
+    return { family: "threshold", bisectionIterations: 0 };
+  }
   const thresholded = model.entropy.kind !== "shannon" && model.entropy.kind !== "softmax1";
   const family = thresholded || model.mask.kind === "topk" ? "threshold" : "online";
   // k-subsets brackets tau by the score range rather than [-1, 0], so it takes 40.

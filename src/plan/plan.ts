@@ -89,9 +89,6 @@ export type Plan = z.infer<typeof Plan>;
 
 /** Why a model has no GPU lowering, or null if it has one. */
 export function gpuUnsupported(model: Model): string | null {
-  if (model.separation.kind !== "fenchel_young") {
-    return `separation \`${model.separation.kind}\` runs on the float64 reference only (--device cpu): its GPU lowering is not written yet`;
-  }
   if (model.memory.kind === "continuous" && !poolContinuous(model)) {
     return quadratureUnsupported(model);
   }
@@ -166,6 +163,12 @@ export function makePlan(
     // only the memory-row families have).
     const parts = blockedParts(model);
     const memoryRows = family === "online" || family === "threshold";
+    if (run.kernel === "workgroup" && model.separation.kind !== "fenchel_young") {
+      throw new PlanError(
+        `separation \`${model.separation.kind}\` runs on the blocked kernels only; the one-workgroup-per-query kernel has no lowering of it`,
+        'leave the kernel choice to the plan (drop kernel: "workgroup")',
+      );
+    }
     const useBlocked = parts !== null && !(memoryRows && run.kernel === "workgroup");
     const keys = parts?.projected?.kind === "quadrature"
       ? parts.projected.N

@@ -34,6 +34,7 @@ import {
   usesPooledForm,
 } from "./continuous.ts";
 import { applyClamp, clampRow, type Extras, valuesReadout } from "../extras.ts";
+import { clampF32 } from "../parts/separation/common.ts";
 
 /** What one step did to each query, for `--trace`. */
 export interface StepTrace {
@@ -190,7 +191,11 @@ function loadDiscrete(model: Model, X: Mat): LoadedMemory {
     width: X.rows,
     step(q, query) {
       const w = weightsOf(scoresOf(q, query));
-      return { next: post.reference(readout(X, w), model.post, beta), weights: w };
+      // Unnormalized separation weights reach F32_MAX: their readout is clamped the same way,
+      // so the state is a finite float32 wherever the GPU's is (src/runtime/blocked finish).
+      const o = readout(X, w);
+      if (sep) { for (let j = 0; j < o.length; j++) o[j] = clampF32(o[j]); }
+      return { next: post.reference(o, model.post, beta), weights: w };
     },
     energy(q) {
       // Separations: the dense associative memory's E(q) = -sum_i F(s(x_i, q)) (Krotov-Hopfield,

@@ -21,8 +21,8 @@ export function shapeBucket(M: number, D: number, B: number): { M: number; D: nu
   return { M: pow2Up(M), D: pow2Up(D), B: pow2Up(B) };
 }
 
-/** The entropy's family in the blocked kernels: exp maps or a threshold search. */
-function entropyFamily(model: Model): "exp" | "threshold" {
+/** The weights' family in the blocked kernels: exp maps, a threshold search, a separation. */
+function entropyFamily(model: Model): "exp" | "threshold" | "separation" {
   const parts = blockedParts(model);
   if (parts) return parts.ent.kind;
   return model.entropy.kind === "shannon" || model.entropy.kind === "softmax1"

@@ -5,7 +5,14 @@ import type { Model } from "../ir.ts";
 import { RNG_WGSL } from "../parts/rng.ts";
 import { poolContinuous } from "../plan/continuous_pass.ts";
 import type { BlockedParts, ProjectedParts } from "../runtime/blocked/types.ts";
-import { entropyWgsl, f32, maskWgsl, postWgsl, similarityWgsl } from "./lowerings.ts";
+import {
+  entropyWgsl,
+  f32,
+  maskWgsl,
+  postWgsl,
+  separationWgsl,
+  similarityWgsl,
+} from "./lowerings.ts";
 import { kernelChoices, stepsLine } from "../plan/choices.ts";
 import { KERNEL_EPS, RELU_FLOOR } from "../parts/similarity/features.ts";
 import { GAUSSIAN_REACH } from "../reference/continuous.ts";
@@ -19,7 +26,13 @@ export function blockedParts(model: Model): BlockedParts | null {
   const pooled = poolContinuous(model);
   const scored = pooled?.model ?? model; // the pooled pass scales beta by N^(1 - alpha)
   const sim = similarityWgsl(model.similarity);
-  const ent = entropyWgsl(model.entropy);
+  // A separation function replaces the normalizer and reads the scores without beta (HFYN puts
+  // beta only in the tanh post, MATH.md 2.6).
+  const separation = separationWgsl(model.separation);
+  const ent = separation
+    ? { kind: "separation" as const, ...separation }
+    : entropyWgsl(model.entropy);
+  const beta = separation ? 1 : scored.beta;
   const mask = maskWgsl(model.mask);
   const post = postWgsl(model.post, model.beta); // tanh(beta z) keeps the model's beta
   const header = [
@@ -31,7 +44,9 @@ export function blockedParts(model: Model): BlockedParts | null {
         ``,
       ]
       : []),
-    `  scores  = beta * similarity(X, q)     beta = ${scored.beta}; ${sim.math}`,
+    separation
+      ? `  scores  = similarity(X, q)            no beta (separation ${model.separation.kind}); ${sim.math}`
+      : `  scores  = beta * similarity(X, q)     beta = ${scored.beta}; ${sim.math}`,
     ...(mask.kind !== "none" ? [`  mask    = ${mask.math}`] : []),
     `  weights = ${ent.math}`,
     `  q       = post(X^T weights)           ${post.math}`,
@@ -41,7 +56,7 @@ export function blockedParts(model: Model): BlockedParts | null {
     name: model.name,
     file: model.source.file,
     header,
-    beta: scored.beta,
+    beta,
     maxSteps: model.steps.kind === "fixed" ? model.steps.count : model.steps.max,
     tol: model.steps.kind === "until" ? model.steps.tol : null,
     family: choices.family,

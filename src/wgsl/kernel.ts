@@ -52,9 +52,14 @@ export function workgroupSpec(model: Model): KernelSpec {
   // Box + exact continuous memory is the discrete kernel over its N pooled rows (MATH.md 4.2),
   // which the host fits at load (hopc_host.ts).
   const pooled = poolContinuous(model);
+  // Separation functions are lowered into the blocked kernels only (their weights pass).
+  const separation = model.separation.kind !== "fenchel_young"
+    ? `separation \`${model.separation.kind}\` runs on the blocked kernels only: the one-workgroup-per-query kernel has no lowering of it`
+    : undefined;
   const spec: KernelSpec = {
     name: model.name,
-    wgsl: workgroupKernel(model),
+    wgsl: separation ? `// ${separation}\n` : workgroupKernel(model),
+    ...(separation ? { workgroupUnsupported: separation } : {}),
     family,
     memoryAux: similarityWgsl(model.similarity).memoryAux,
     transformsInputs: postWgsl(model.post, model.beta).transformsInputs,

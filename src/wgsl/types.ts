@@ -64,6 +64,27 @@ export type EntropyWgsl =
     normalize: boolean;
   };
 
+/**
+ * Separation function (src/parts/separation/): how a score row (without beta) becomes weights,
+ * elementwise after at most one statistic of the row. The weights are clamped to +-F32_MAX so no
+ * finite input makes an Inf (MATH.md 2.6).
+ */
+export interface SeparationWgsl {
+  math: string;
+  /**
+   * The row statistic `m` the weight reads: the largest score (exp with sum-normalization), the
+   * largest |score| (poly and linear with sum-normalization: the row is rescaled by it first so
+   * the sum cannot overflow), the first index of the largest score (max: one-hot), or none.
+   */
+  stat: "none" | "max" | "max_abs" | "argmax";
+  /** The weight of an unmasked score `s`, given `m` (unused for argmax), finite. */
+  weight: string;
+  /** Divide by the row's sum (UHN's sum-normalization; all zero when the sum is 0). */
+  normalize: boolean;
+  /** WGSL functions the weight calls (poly's `sep_power`), or "". */
+  functions: string;
+}
+
 /** Post-transform: the state after a readout `o` (vec4 chunks). */
 export interface PostWgsl {
   math: string;

@@ -30,8 +30,11 @@ export const tanh: PostPart<Tanh> = {
   // WGSL's tanh is only as accurate as (e^x - e^-x) / (e^x + e^-x) (an absolute error, ~1e-2
   // relative at 1e-6 on Mesa), so small arguments take the odd series to x^7 (relative error
   // below 4e-8 for |y| < 0.125) and the builtin takes the rest.
+  // Past |beta v| = 20 tanh is 1 in f32: v is clamped there first, so a huge readout (a
+  // separation's, up to F32_MAX) cannot make beta v overflow.
   wgsl: (_spec, beta) => {
-    const y = `(${f32(beta)} * v)`;
+    const reach = f32(Math.min(20 / beta, 1e38));
+    const y = `(${f32(beta)} * clamp(v, vec4<f32>(-${reach}), vec4<f32>(${reach})))`;
     return {
       math: `q = tanh(beta z), beta = ${beta}`,
       transformsInputs: false,

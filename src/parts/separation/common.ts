@@ -23,6 +23,29 @@ export function sumNormalize(p: Float64Array): Float64Array {
   return p.map((v) => clampF32(v / sum));
 }
 
+/**
+ * x^n for a whole n as WGSL, by square-and-multiply with n known when the kernel is written
+ * (pow() is undefined for x < 0 and its exp2/log2 form loses digits): the name of a function
+ * `sep_power(x: f32) -> f32` and its text. With |x| > 1 the partial products never exceed |x|^n,
+ * so the caller checks that for overflow first.
+ */
+export function powerWgsl(n: number): string {
+  const lines: string[] = [];
+  let e = n, first = true;
+  lines.push("  var base = x;");
+  lines.push("  var acc = 1.0;");
+  while (e > 0) {
+    if (e & 1) lines.push(first ? "  acc = base;" : "  acc = acc * base;"), (first = false);
+    e = Math.floor(e / 2);
+    if (e > 0) lines.push("  base = base * base;");
+  }
+  return `// x^${n} by square-and-multiply (exact sign for odd n; no pow(), undefined for x < 0).
+fn sep_power(x: f32) -> f32 {
+${lines.join("\n")}
+  return acc;
+}`;
+}
+
 /** The largest |s| over the unmasked (finite) entries; 0 when there are none. */
 export function maxAbs(s: Float64Array): number {
   let m = 0;

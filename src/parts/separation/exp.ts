@@ -10,6 +10,7 @@
 import type { Separation } from "../../ir.ts";
 import type { SeparationPart } from "../types.ts";
 import { clampF32, sumNormalize } from "./common.ts";
+import { f32 } from "../../wgsl/types.ts";
 
 /** The IR spec of this separation (src/ir.ts). */
 export type ExpSeparation = Extract<Separation, { kind: "exp" }>;
@@ -32,5 +33,21 @@ export const expSeparation: SeparationPart<ExpSeparation> = {
     let e = 0;
     for (const v of s) if (Number.isFinite(v)) e += clampF32(Math.exp(spec.scale * v));
     return -e;
+  },
+  // raw: exp overflows f32 past 88.72 (ln F32_MAX = 88.7228), where the weight is the clamp.
+  // sum: exp(scale (s - m)) with m the row max, at most 1.
+  wgsl: (spec) => {
+    const scaled = (v: string) => `${f32(spec.scale)} * ${v}`;
+    return {
+      math: spec.normalize === "sum"
+        ? `p = softmax(${spec.scale} s)`
+        : `p = exp(${spec.scale} s), clamped to F32_MAX`,
+      stat: spec.normalize === "sum" ? "max" : "none",
+      weight: spec.normalize === "sum"
+        ? `exp(${scaled("(s - m)")})`
+        : `select(exp(${scaled("s")}), F32_MAX, ${scaled("s")} >= 88.72)`,
+      normalize: spec.normalize === "sum",
+      functions: "",
+    };
   },
 };

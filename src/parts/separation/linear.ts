@@ -23,4 +23,12 @@ export const linearSeparation: SeparationPart<LinearSeparation> = {
     for (const v of s) if (Number.isFinite(v)) e += v * v;
     return -0.5 * e;
   },
+  // With sum: (s_i / m) / Σ_j (s_j / m), m = max |s| (the same quotient; the sum cannot overflow).
+  wgsl: (spec) => ({
+    math: spec.normalize === "sum" ? "p = s / sum(s)  (classic HN, sum-normalized)" : "p = s",
+    stat: spec.normalize === "sum" ? "max_abs" : "none",
+    weight: spec.normalize === "sum" ? "s / m" : "s",
+    normalize: spec.normalize === "sum",
+    functions: "",
+  }),
 };

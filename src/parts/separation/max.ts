@@ -32,4 +32,12 @@ export const maxSeparation: SeparationPart<MaxSeparation> = {
     const i = argmax(s);
     return i >= 0 ? -s[i] : 0;
   },
+  // The pass finds the row max, then the lowest index holding it, and writes the one-hot row.
+  wgsl: () => ({
+    math: "p = one-hot(argmax s), ties to the lowest index",
+    stat: "argmax",
+    weight: "1.0",
+    normalize: false,
+    functions: "",
+  }),
 };

@@ -12,7 +12,8 @@
 //   energy     Krotov–Hopfield E(q) = −Σ_i F(s_i) = −Σ_i s_i^n (clamped as the weights)
 import type { Separation } from "../../ir.ts";
 import type { SeparationPart } from "../types.ts";
-import { clampF32, maxAbs, sumNormalize } from "./common.ts";
+import { clampF32, maxAbs, powerWgsl, sumNormalize } from "./common.ts";
+import { f32 } from "../../wgsl/types.ts";
 
 /** The IR spec of this separation (src/ir.ts). */
 export type PolySeparation = Extract<Separation, { kind: "poly" }>;
@@ -32,5 +33,23 @@ export const polySeparation: SeparationPart<PolySeparation> = {
     let e = 0;
     for (const v of s) if (Number.isFinite(v)) e += clampF32(v ** spec.n);
     return -e;
+  },
+  // raw: |s|^n overflows f32 exactly when n log2|s| >= 128, so past 127.999 the weight is the
+  // clamp (sign kept for odd n) and below it the product cannot overflow. sum: (s / m)^n with
+  // m = max |s| lies in [-1, 1].
+  wgsl: (spec) => {
+    const n = spec.n;
+    const big = n % 2 === 0 ? "F32_MAX" : "sign(s) * F32_MAX";
+    return {
+      math: spec.normalize === "sum"
+        ? `p = s^${n} / sum(s^${n})  (as (s/m)^${n}, m = max |s|)`
+        : `p = s^${n}, clamped to +-F32_MAX`,
+      stat: spec.normalize === "sum" ? "max_abs" : "none",
+      weight: spec.normalize === "sum"
+        ? "sep_power(s / m)"
+        : `select(sep_power(s), ${big}, abs(s) > 1.0 && ${f32(n)} * log2(abs(s)) >= 127.999)`,
+      normalize: spec.normalize === "sum",
+      functions: powerWgsl(n),
+    };
   },
 };

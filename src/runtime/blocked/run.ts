@@ -651,7 +651,15 @@ export class BlockedRetrieval {
       }
       const info = new Float32Array(bytes, stateBytes, B * QINFO);
       const stepsRun = new Uint32Array(B);
-      for (let b = 0; b < B; b++) stepsRun[b] = info[b * QINFO + SLOT.steps];
+      for (let b = 0; b < B; b++) {
+        stepsRun[b] = info[b * QINFO + SLOT.steps];
+        if (info[b * QINFO + SLOT.overflow] !== 0) {
+          throw new RangeError(
+            `model \`${this.parts.name}\`: the scores of query ${b} overflowed float32 (|x . q| past 3.4e38, the state having grown past it): ` +
+              "run it with --device cpu (the float64 reference), or bound the state (post tanh or l2, normalize = sum)",
+          );
+        }
+      }
       const result: BlockedResult = { states: valueStates ?? out, stepsRun };
       if (opts.weights) {
         result.weights = new Float32Array(

@@ -40,7 +40,7 @@ export function auxWgsl(
 }
 
 /** Floats per query in the `qinfo` buffer, and what each slot holds. */
-export const QINFO = 8;
+export const QINFO = 9;
 export const SLOT = {
   aux: 0, // the similarity's number of the current state (|q| or |q|^2 / 2)
   done: 1, // 1 once `until` stopped the query
@@ -49,7 +49,9 @@ export const SLOT = {
   lo: 4, // threshold: bracket low end (tau); fused softmax: the final max
   hi: 5, // threshold: bracket high end; fused softmax: the final sum
   shift: 6, // the score subtracted before the normalizer (the row max)
+  scale: 4, // separation: the power of two the weight row was divided by (finish multiplies back)
   count: 7, // candidates of the threshold search
+  overflow: 8, // separation: 1 once a score was not a finite float32 (the host reports it)
 } as const;
 
 /** Binding indices (one layout serves every pass). */
@@ -189,6 +191,23 @@ fn is_kept(query: u32, i: u32, fallback: u32) -> bool {
 fn shifted(s: f32, m: f32) -> f32 { return ${e.shift}; }
 fn summand(x: f32, tau: f32) -> f32 { return ${e.summand}; }
 fn weight(x: f32, tau: f32) -> f32 { return ${e.weight}; }`);
+  } else if (parts.ent.kind === "separation") {
+    const e = parts.ent;
+    out.push(`// separation: ${e.math}
+// The weight of an unmasked score s (no beta), given the row's ${
+      {
+        none: "(unused) statistic m",
+        max: "largest score m",
+        max_abs: "largest |score| m",
+        argmax: "(unused) statistic m",
+      }[e.stat]
+    }; finite for finite s.
+const F32_MAX: f32 = 3.4028234e38;
+${
+      e.functions
+        ? e.functions + "\n"
+        : ""
+    }fn separate(s: f32, m: f32) -> f32 { return ${e.weight}; }`);
   } else {
     out.push(`// normalizer: ${parts.ent.math}`);
   }
