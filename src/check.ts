@@ -14,6 +14,18 @@ import type {
 } from "./ast.ts";
 import { type Diagnostic, editDistance, suggest } from "./diagnostics.ts";
 import { ARG_DEFAULTS, DEFAULTS, Model, type Span } from "./ir.ts";
+import { SIGNATURES } from "./parts/registry.ts";
+import {
+  type ArgDecl,
+  defaultsOf,
+  nonNegative,
+  number,
+  type NumberRule,
+  oneOf as nameArg,
+  positive,
+  type Signature,
+  whole,
+} from "./parts/signature.ts";
 import { parse } from "../grammar/index.ts";
 
 export interface CheckResult {
@@ -25,53 +37,14 @@ export interface CheckResult {
 // ---------------------------------------------------------------------------------------------
 // What the language accepts: fields, their parts, and the arguments of each part.
 
-/** A range rule for a number: `need` completes "<name> ..." in the message. */
-export interface NumberRule {
-  need: string;
-  test: (v: number) => boolean;
-  hint?: (v: number) => string | undefined;
-}
+export type { NumberRule };
 
-const positive: NumberRule = { need: "must be positive", test: (v) => v > 0 };
-const nonNegative: NumberRule = { need: "must be zero or positive", test: (v) => v >= 0 };
-const fraction: NumberRule = {
-  need: "must be greater than 0 and at most 1",
-  test: (v) => v > 0 && v <= 1,
-  hint: () => "keep is the fraction of the memories that each query sees",
-};
-const seed: NumberRule = {
-  need: "must be a whole number from 0 to 4294967295",
-  test: (v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff,
-};
-const alpha: NumberRule = {
-  need: "must be greater than 1",
-  test: (v) => v > 1,
-  hint: (v) =>
-    v === 1
-      ? "alpha = 1 is softmax: use `entropy shannon`"
-      : "alpha-entmax needs alpha > 1; alpha = 2 is sparsemax, 1.5 a common choice",
-};
-const gamma: NumberRule = {
-  need: "must be greater than 1",
-  test: (v) => v > 1,
-  hint: () => "normmax uses the gamma-norm with gamma > 1, e.g. `normmax(gamma = 2)`",
-};
+/** An argument as the checker, the editor tooling and the fuzzers see it (src/parts/signature.ts). */
+export type ArgSpec = ArgDecl;
 
-/** Whole numbers of at least `min` (and small enough to be exact in a float64). */
-function whole(min: number): NumberRule {
-  return {
-    need: `must be a whole number of at least ${min}`,
-    test: (v) => Number.isSafeInteger(v) && v >= min,
-  };
-}
-
-export type ArgSpec = { kind: "number"; rule: NumberRule } | {
-  kind: "name";
-  values: readonly string[];
-};
-
-const num = (rule: NumberRule): ArgSpec => ({ kind: "number", rule });
-const oneOf = (...values: string[]): ArgSpec => ({ kind: "name", values });
+const num = (rule: NumberRule): ArgSpec => number(rule);
+const oneOf = <const V extends readonly [string, ...string[]]>(...values: V): ArgSpec =>
+  nameArg(values);
 
 export interface PartSpec {
   args: Record<string, ArgSpec>;
@@ -83,10 +56,20 @@ export interface PartSpec {
 
 const bare: PartSpec = { args: {}, defaults: {} };
 
-/** A part whose arguments are all required, e.g. `tsallis(alpha = 1.5)`. */
-function needs(args: Record<string, ArgSpec>, example: string, defaults = {}): PartSpec {
-  const names = Object.keys(args).filter((a) => !Object.hasOwn(defaults, a));
-  return { args, defaults, required: { names, example } };
+/** What the checker needs of a part, from its signature (arguments, defaults, required ones). */
+function partSpec(sig: Signature): PartSpec {
+  const defaults = defaultsOf(sig);
+  const names = Object.keys(sig.args).filter((a) => !Object.hasOwn(defaults, a));
+  return {
+    args: sig.args,
+    defaults,
+    ...(names.length ? { required: { names, example: sig.example ?? sig.kind } } : {}),
+  };
+}
+
+/** The parts of a registry field, by name, in registry order. */
+function partsOf(sigs: readonly Signature[]): Record<string, PartSpec> {
+  return Object.fromEntries(sigs.map((sig) => [sig.kind, partSpec(sig)]));
 }
 
 /** A field whose value is a part name, possibly with arguments. */
@@ -125,74 +108,11 @@ const FIELDS: Record<string, FieldSpec> = {
       },
     },
   },
-  similarity: {
-    kind: "part",
-    parts: {
-      dot: bare,
-      cosine: bare,
-      euclidean: bare,
-      manhattan: bare,
-      reciprocal_manhattan: bare,
-      reciprocal_euclidean: bare,
-      normalized_dot: bare,
-      kl: bare,
-      reverse_kl: bare,
-      js: bare,
-      features: {
-        args: { map: oneOf("positive", "elu", "relu"), count: num(whole(1)), seed: num(seed) },
-        defaults: ARG_DEFAULTS.features,
-      },
-    },
-  },
-  entropy: {
-    kind: "part",
-    parts: {
-      shannon: bare,
-      tsallis: needs({ alpha: num(alpha) }, "tsallis(alpha = 1.5)"),
-      sparsemax: bare,
-      normmax: needs({ gamma: num(gamma) }, "normmax(gamma = 2)"),
-      ksubsets: needs({ k: num(whole(1)) }, "ksubsets(k = 4)"),
-      softmax1: bare,
-    },
-  },
-  separation: {
-    kind: "part",
-    parts: {
-      fenchel_young: bare,
-      linear: { args: { normalize: oneOf("raw", "sum") }, defaults: ARG_DEFAULTS.separation },
-      poly: needs(
-        { n: num(whole(1)), normalize: oneOf("raw", "sum") },
-        "poly(n = 10)",
-        ARG_DEFAULTS.separation,
-      ),
-      exp: {
-        args: { scale: num(positive), normalize: oneOf("raw", "sum") },
-        defaults: ARG_DEFAULTS.exp,
-      },
-      max: { args: { normalize: oneOf("raw", "sum") }, defaults: ARG_DEFAULTS.separation },
-    },
-  },
-  mask: {
-    kind: "part",
-    parts: {
-      none: bare,
-      topk: needs({ k: num(whole(1)) }, "topk(k = 4)"),
-      random: needs(
-        { keep: num(fraction), seed: num(seed) },
-        "random(keep = 0.5)",
-        ARG_DEFAULTS.random,
-      ),
-    },
-  },
-  post: {
-    kind: "part",
-    parts: {
-      identity: bare,
-      l2: { args: { radius: num(positive) }, defaults: ARG_DEFAULTS.l2 },
-      layernorm: { args: { eps: num(positive) }, defaults: ARG_DEFAULTS.layernorm },
-      tanh: bare,
-    },
-  },
+  similarity: { kind: "part", parts: partsOf(SIGNATURES.similarity) },
+  entropy: { kind: "part", parts: partsOf(SIGNATURES.entropy) },
+  separation: { kind: "part", parts: partsOf(SIGNATURES.separation) },
+  mask: { kind: "part", parts: partsOf(SIGNATURES.mask) },
+  post: { kind: "part", parts: partsOf(SIGNATURES.post) },
   beta: { kind: "number", rule: positive },
   steps: {
     kind: "steps",

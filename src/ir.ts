@@ -4,6 +4,18 @@
 // beside the values so that checks which need the data's shapes (k <= M, ...) can still point at
 // the line that set the value.
 import { z } from "zod";
+import {
+  type Entropy as RegistryEntropy,
+  EntropySchema,
+  type Mask as RegistryMask,
+  MaskSchema,
+  type Post as RegistryPost,
+  PostSchema,
+  type Separation as RegistrySeparation,
+  SeparationSchema,
+  type Similarity as RegistrySimilarity,
+  SimilaritySchema,
+} from "./parts/registry.ts";
 
 export const Span = z.object({
   line: z.number().int().min(1),
@@ -16,7 +28,6 @@ export type Span = z.infer<typeof Span>;
 
 const positive = z.number().finite().positive();
 const count = z.number().int().min(1);
-const seed = z.number().int().min(0).max(0xffffffff);
 
 export const Memory = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("discrete") }),
@@ -35,66 +46,23 @@ export const Memory = z.discriminatedUnion("kind", [
 ]);
 export type Memory = z.infer<typeof Memory>;
 
-export const Similarity = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("dot") }),
-  z.object({ kind: z.literal("cosine") }),
-  z.object({ kind: z.literal("euclidean") }),
-  z.object({ kind: z.literal("manhattan") }),
-  z.object({ kind: z.literal("reciprocal_manhattan") }),
-  z.object({ kind: z.literal("reciprocal_euclidean") }),
-  z.object({ kind: z.literal("normalized_dot") }),
-  z.object({ kind: z.literal("kl") }),
-  z.object({ kind: z.literal("reverse_kl") }),
-  z.object({ kind: z.literal("js") }),
-  z.object({
-    kind: z.literal("features"),
-    map: z.enum(["positive", "elu", "relu"]),
-    /** F, the feature dimension (for elu, F = D and this is ignored). */
-    count: count,
-    seed,
-  }),
-]);
-export type Similarity = z.infer<typeof Similarity>;
-
-export const Entropy = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("shannon") }),
-  z.object({ kind: z.literal("tsallis"), alpha: z.number().finite().gt(1) }),
-  z.object({ kind: z.literal("sparsemax") }),
-  z.object({ kind: z.literal("normmax"), gamma: z.number().finite().gt(1) }),
-  z.object({ kind: z.literal("ksubsets"), k: count }),
-  z.object({ kind: z.literal("softmax1") }),
-]);
-export type Entropy = z.infer<typeof Entropy>;
-
-export const Mask = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("none") }),
-  z.object({ kind: z.literal("topk"), k: count }),
-  z.object({ kind: z.literal("random"), keep: z.number().finite().gt(0).max(1), seed }),
-]);
-export type Mask = z.infer<typeof Mask>;
-
+// The part fields: one union per field, derived from the parts' signatures in the registry
+// (src/parts/registry.ts, src/parts/signature.ts), so a new part needs no edit here.
+export const Similarity = SimilaritySchema;
+export type Similarity = RegistrySimilarity;
+export const Entropy = EntropySchema;
+export type Entropy = RegistryEntropy;
+export const Mask = MaskSchema;
+export type Mask = RegistryMask;
 /**
  * The separation function (UHN, MATH.md 7.2; HFYN's classic DAM baselines, 2.6 and 7.8):
  * `fenchel_young` (the default) uses the entropy's Fenchel-Young normalizer; the others replace it and
  * read the scores without beta (src/parts/separation/).
  */
-const normalize = z.enum(["raw", "sum"]);
-export const Separation = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("fenchel_young") }),
-  z.object({ kind: z.literal("linear"), normalize }),
-  z.object({ kind: z.literal("poly"), n: count, normalize }),
-  z.object({ kind: z.literal("exp"), scale: positive, normalize }),
-  z.object({ kind: z.literal("max"), normalize }),
-]);
-export type Separation = z.infer<typeof Separation>;
-
-export const Post = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("identity") }),
-  z.object({ kind: z.literal("l2"), radius: positive }),
-  z.object({ kind: z.literal("layernorm"), eps: positive }),
-  z.object({ kind: z.literal("tanh") }),
-]);
-export type Post = z.infer<typeof Post>;
+export const Separation = SeparationSchema;
+export type Separation = RegistrySeparation;
+export const Post = PostSchema;
+export type Post = RegistryPost;
 
 export const Steps = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("fixed"), count }),
@@ -139,15 +107,12 @@ export const DEFAULTS = {
   steps: { kind: "fixed", count: 1 } as Steps,
 } as const;
 
-/** Defaults of arguments; `width` of a gaussian basis defaults to 1/functions (see continuousWidth). */
+/**
+ * Defaults of the arguments of `memory continuous` and `steps until` (fields, not registry parts;
+ * the parts' defaults are in their signatures). `width` of a gaussian basis defaults to 1/functions.
+ */
 export const ARG_DEFAULTS = {
   continuous: { basis: "box", functions: 64, ridge: 0.5, points: 500, quadrature: "exact" },
-  features: { map: "positive", count: 256, seed: 0 },
-  l2: { radius: 1 },
-  layernorm: { eps: 1e-5 },
-  random: { seed: 0 },
-  separation: { normalize: "raw" },
-  exp: { scale: 1, normalize: "raw" },
   until: { tol: 1e-6, max: 100 },
 } as const;
 

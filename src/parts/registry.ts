@@ -1,6 +1,9 @@
-// The part registry: kind → part, for each category of the model IR (src/ir.ts). The interpreter
-// and the compiler look parts up only here (src/parts/types.ts states the contract).
-import type { Entropy, Mask, Post, Separation, Similarity } from "../ir.ts";
+// The part registry: kind → part, for each category of the model IR. The interpreter and the
+// compiler look parts up only here (src/parts/types.ts states the contract), and the IR's part
+// types and schemas (src/ir.ts) and the checker's rules (src/check.ts) are derived from the parts'
+// signatures listed here: adding a part is its module plus one line below.
+import type { z } from "zod";
+import { type Signature, signature, type SpecOf, unionOf } from "./signature.ts";
 import type { EntropyPart, MaskPart, PostPart, SeparationPart, SimilarityPart } from "./types.ts";
 import { shannon } from "./entropy/shannon.ts";
 import { tsallis } from "./entropy/tsallis.ts";
@@ -30,36 +33,40 @@ import { polySeparation } from "./separation/poly.ts";
 import { expSeparation } from "./separation/exp.ts";
 import { maxSeparation } from "./separation/max.ts";
 
-type Of<U extends { kind: string }, K extends U["kind"]> = Extract<U, { kind: K }>;
+/** The IR value of a part: the spec type its module is written for. */
+type SpecOfPart<P> = P extends { wgsl(spec: infer S, ...rest: never[]): unknown } ? S : never;
+
+/** The spec type of every part of a category (a union discriminated by `kind`). */
+type SpecsOf<R> = { [K in keyof R]: SpecOfPart<R[K]> }[keyof R];
+
+export const noneSignature = signature("none");
 
 /** mask `none`: removes nothing. */
-export const noMask: MaskPart<Of<Mask, "none">> = {
+export const noMask: MaskPart<SpecOf<typeof noneSignature>> = {
   kind: "none",
+  signature: noneSignature,
   math: "no mask",
   reference: () => {},
   wgsl: () => ({ kind: "none" }),
 };
 
-export const entropies: { [K in Entropy["kind"]]: EntropyPart<Of<Entropy, K>> } = {
+export const entropies = {
   shannon,
   tsallis,
   sparsemax,
   normmax,
   ksubsets,
   softmax1,
-};
+} as const;
 
-export const posts: { [K in Post["kind"]]: PostPart<Of<Post, K>> } = {
+export const posts = {
   identity,
   l2,
   layernorm,
   tanh,
-};
+} as const;
 
-export const similarities: {
-  [K in Similarity["kind"]]: K extends "features" ? typeof featuresPart
-    : SimilarityPart<Of<Similarity, K>>;
-} = {
+export const similarities = {
   dot,
   cosine,
   euclidean,
@@ -71,13 +78,13 @@ export const similarities: {
   reverse_kl: reverseKl,
   js,
   features: featuresPart,
-};
+} as const;
 
-export const masks: { [K in Mask["kind"]]: MaskPart<Of<Mask, K>> } = {
+export const masks = {
   none: noMask,
   topk,
   random,
-};
+} as const;
 
 /** The entropy part of a spec. */
 export function entropyPart<E extends Entropy>(spec: E): EntropyPart<E> {
@@ -116,3 +123,31 @@ export function separationPart<S extends Exclude<Separation, { kind: "fenchel_yo
 ): SeparationPart<S> {
   return separations[spec.kind] as unknown as SeparationPart<S>;
 }
+
+/** The `separation` field's default: the entropy's Fenchel-Young normalizer (no part). */
+export const fenchelYoungSignature = signature("fenchel_young");
+
+// The IR's part types, one union per field, from the parts' own spec types.
+export type Entropy = SpecsOf<typeof entropies>;
+export type Post = SpecsOf<typeof posts>;
+export type Similarity = SpecsOf<typeof similarities>;
+export type Mask = SpecsOf<typeof masks>;
+export type Separation = SpecOf<typeof fenchelYoungSignature> | SpecsOf<typeof separations>;
+
+/** The signatures of each part field, in registry order (the first is the field's default). */
+export const SIGNATURES = {
+  similarity: Object.values(similarities).map((p) => p.signature),
+  entropy: Object.values(entropies).map((p) => p.signature),
+  separation: [fenchelYoungSignature, ...Object.values(separations).map((p) => p.signature)],
+  mask: Object.values(masks).map((p) => p.signature),
+  post: Object.values(posts).map((p) => p.signature),
+} as const satisfies Record<string, readonly Signature[]>;
+
+// Their IR schemas (src/ir.ts builds the model schema from them).
+export const EntropySchema = unionOf(SIGNATURES.entropy) as unknown as z.ZodType<Entropy>;
+export const PostSchema = unionOf(SIGNATURES.post) as unknown as z.ZodType<Post>;
+export const SimilaritySchema = unionOf(SIGNATURES.similarity) as unknown as z.ZodType<Similarity>;
+export const MaskSchema = unionOf(SIGNATURES.mask) as unknown as z.ZodType<Mask>;
+export const SeparationSchema = unionOf(SIGNATURES.separation) as unknown as z.ZodType<
+  Separation
+>;

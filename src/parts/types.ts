@@ -1,7 +1,6 @@
 // The contract of one math part. Each entropy, similarity, post-transform and mask is one small
 // module that states its math next to its float64 reference (and, for the GPU path, its WGSL
 // lowering), registered in ./registry.ts. The interpreter and the compiler only look parts up there.
-import type { Entropy, Mask, Post, Similarity } from "../ir.ts";
 import type {
   EntropyWgsl,
   MaskWgsl,
@@ -9,6 +8,10 @@ import type {
   SeparationWgsl,
   SimilarityWgsl,
 } from "../wgsl/types.ts";
+import type { Signature } from "./signature.ts";
+
+/** A part's value in the IR: its kind and its arguments. */
+type Spec = { kind: string };
 
 /** Row-major matrix of float64: rows x cols. */
 export interface Mat {
@@ -17,8 +20,10 @@ export interface Mat {
   data: Float64Array;
 }
 
-export interface EntropyPart<E extends Entropy = Entropy> {
+export interface EntropyPart<E extends Spec = Spec> {
   kind: E["kind"];
+  /** Its name and arguments in the language (the IR schema and the checker derive from it). */
+  signature: Signature<E["kind"]>;
   /** The forward map in one line of math, for `explain` and the generated WGSL header. */
   math: string;
   /** ŷ(θ + c) = ŷ(θ): the max may be subtracted first. */
@@ -39,8 +44,10 @@ export interface EntropyPart<E extends Entropy = Entropy> {
   wgsl(spec: E): EntropyWgsl;
 }
 
-export interface PostPart<P extends Post = Post> {
+export interface PostPart<P extends Spec = Spec> {
   kind: P["kind"];
+  /** Its name and arguments in the language (the IR schema and the checker derive from it). */
+  signature: Signature<P["kind"]>;
   math: string;
   /** Memories and queries are post-transformed before the first step (MATH.md 2.2). */
   transformsInputs: boolean;
@@ -52,8 +59,10 @@ export interface PostPart<P extends Post = Post> {
   wgsl(spec: P, beta: number): PostWgsl;
 }
 
-export interface SimilarityPart<S extends Similarity = Similarity> {
+export interface SimilarityPart<S extends Spec = Spec> {
   kind: S["kind"];
+  /** Its name and arguments in the language (the IR schema and the checker derive from it). */
+  signature: Signature<S["kind"]>;
   math: string;
   /**
    * Memories and queries must hold no negative entry (the divergences and normalized_dot read
@@ -66,8 +75,10 @@ export interface SimilarityPart<S extends Similarity = Similarity> {
   wgsl(spec: S): SimilarityWgsl;
 }
 
-export interface MaskPart<K extends Mask = Mask> {
+export interface MaskPart<K extends Spec = Spec> {
   kind: K["kind"];
+  /** Its name and arguments in the language (the IR schema and the checker derive from it). */
+  signature: Signature<K["kind"]>;
   math: string;
   /**
    * Removes memories in place: sets the scores of masked memories to -Infinity. `query` is the
@@ -84,8 +95,10 @@ export interface MaskPart<K extends Mask = Mask> {
  * The field `separation` of the language: the modules in ./separation/ hold the math, the float64
  * reference, the energy and the WGSL lowering (a per-query pass on the stored score row).
  */
-export interface SeparationPart<S extends { kind: string } = { kind: string }> {
+export interface SeparationPart<S extends Spec = Spec> {
   kind: S["kind"];
+  /** Its name and arguments in the language (the IR schema and the checker derive from it). */
+  signature: Signature<S["kind"]>;
   math: string;
   /**
    * float64 reference. `scores` are NOT multiplied by beta (HFYN puts beta in the tanh post only);

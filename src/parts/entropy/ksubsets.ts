@@ -15,12 +15,14 @@
 //
 // Masked memories (−Infinity) are dropped (not counted in N) and get exactly 0; all masked →
 // zeros, conjugate 0.
-import type { Entropy } from "../../ir.ts";
 import type { EntropyPart } from "../types.ts";
 import { accurateSum, BISECT_ITERS, innerUnmasked, scatter, unmasked } from "./tsallis.ts";
 import { f32 } from "../../wgsl/types.ts";
+import { number, signature, type SpecOf, whole } from "../signature.ts";
 
-type KSubsets = Extract<Entropy, { kind: "ksubsets" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const ksubsetsSignature = signature("ksubsets", { k: number(whole(1)) }, "ksubsets(k = 4)");
+type KSubsets = SpecOf<typeof ksubsetsSignature>;
 
 function clip01(v: number): number {
   return v <= 0 ? 0 : v >= 1 ? 1 : v;
@@ -94,6 +96,7 @@ export function ksubsetsOmega(mu: Float64Array): number {
 
 export const ksubsets: EntropyPart<KSubsets> = {
   kind: "ksubsets",
+  signature: ksubsetsSignature,
   math: "μ = clip(θ − τ, 0, 1), Σμ = k  (k-subsets SparseMAP; Ω = ½‖μ‖² on the budget polytope)",
   shiftInvariant: true,
   sparse: true,

@@ -15,7 +15,6 @@
 //
 // Masked memories (−Infinity) are dropped (not counted in N) and get exactly 0; all masked →
 // zeros, conjugate 0.
-import type { Entropy } from "../../ir.ts";
 import type { EntropyPart } from "../types.ts";
 import {
   accurateSum,
@@ -26,8 +25,22 @@ import {
   unmasked,
 } from "./tsallis.ts";
 import { f32, positivePower } from "../../wgsl/types.ts";
+import { number, type NumberRule, signature, type SpecOf } from "../signature.ts";
 
-type Normmax = Extract<Entropy, { kind: "normmax" }>;
+/** gamma > 1: the gamma-norm of normmax. */
+const GAMMA: NumberRule = {
+  need: "must be greater than 1",
+  test: (v) => v > 1,
+  hint: () => "normmax uses the gamma-norm with gamma > 1, e.g. `normmax(gamma = 2)`",
+};
+
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const normmaxSignature = signature(
+  "normmax",
+  { gamma: number(GAMMA) },
+  "normmax(gamma = 2)",
+);
+type Normmax = SpecOf<typeof normmaxSignature>;
 
 /** γ-normmax by bisection on τ (MATH.md §3.5), max subtracted first. */
 export function normmaxBisect(
@@ -97,6 +110,7 @@ export function normmaxOmega(p: Float64Array, gamma: number): number {
 
 export const normmax: EntropyPart<Normmax> = {
   kind: "normmax",
+  signature: normmaxSignature,
   math: "p = u/Σu, u = [θ − max θ − τ]_+^{1/(γ−1)}, ‖u‖_γ = 1  (γ-normmax; Ω = ‖p‖_γ − 1)",
   shiftInvariant: true,
   sparse: true,

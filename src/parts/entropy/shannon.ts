@@ -6,10 +6,12 @@
 //
 // Masked memories (−Infinity) give exp(−∞) = 0 exactly and do not enter the sums. All entries
 // masked → all weights 0 and a conjugate of 0 (the empty-sum convention of every map here).
-import type { Entropy } from "../../ir.ts";
 import type { EntropyPart } from "../types.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Shannon = Extract<Entropy, { kind: "shannon" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const shannonSignature = signature("shannon");
+type Shannon = SpecOf<typeof shannonSignature>;
 
 function finiteMax(scores: Float64Array): number {
   let m = -Infinity;
@@ -50,6 +52,7 @@ export function shannonOmega(p: Float64Array): number {
 
 export const shannon: EntropyPart<Shannon> = {
   kind: "shannon",
+  signature: shannonSignature,
   math: "p = exp(θ − max θ) / Σ exp(θ − max θ)  (softmax; Ω* = logsumexp)",
   shiftInvariant: true,
   sparse: false,

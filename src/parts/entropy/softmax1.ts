@@ -9,10 +9,12 @@
 //              (the logsumexp of the augmented scores; its gradient is p)
 //
 // Masked memories (−Infinity) get exp(−∞) = 0. All masked → zeros and Ω* = log 1 = 0.
-import type { Entropy } from "../../ir.ts";
 import type { EntropyPart } from "../types.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Softmax1 = Extract<Entropy, { kind: "softmax1" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const softmax1Signature = signature("softmax1");
+type Softmax1 = SpecOf<typeof softmax1Signature>;
 
 function shift(scores: Float64Array): number {
   let m = 0; // m' = max(m, 0)
@@ -44,6 +46,7 @@ export function log1pSumExp(scores: Float64Array): number {
 
 export const softmax1: EntropyPart<Softmax1> = {
   kind: "softmax1",
+  signature: softmax1Signature,
   math: "p = exp(θ) / (1 + Σ exp θ)  (softmax₁; Ω* = log(1 + Σ exp θ); not shift invariant)",
   shiftInvariant: false,
   sparse: false,

@@ -5,14 +5,17 @@
 //   margin     1
 //
 // The same code as tsallis(alpha = 2); see ./tsallis.ts for the solvers and masking rules.
-import type { Entropy } from "../../ir.ts";
 import type { EntropyPart } from "../types.ts";
 import { entmaxWgsl, sparsemaxSort, tsallisConjugate } from "./tsallis.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Sparsemax = Extract<Entropy, { kind: "sparsemax" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const sparsemaxSignature = signature("sparsemax");
+type Sparsemax = SpecOf<typeof sparsemaxSignature>;
 
 export const sparsemax: EntropyPart<Sparsemax> = {
   kind: "sparsemax",
+  signature: sparsemaxSignature,
   math: "p = [θ − τ]_+, Σp = 1  (sparsemax; Ω = ½‖p‖² − ½)",
   shiftInvariant: true,
   sparse: true,

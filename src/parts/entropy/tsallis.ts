@@ -16,11 +16,27 @@
 // Masked memories arrive as −Infinity: they are dropped before solving (they do not count in N)
 // and get weight exactly 0. All entries masked → all weights 0, and the conjugate is taken as 0.
 // This module also holds the small helpers for that, shared with the other thresholded maps.
-import type { Entropy } from "../../ir.ts";
 import type { EntropyPart } from "../types.ts";
 import { type EntropyWgsl, f32, positivePower } from "../../wgsl/types.ts";
+import { number, type NumberRule, signature, type SpecOf } from "../signature.ts";
 
-type Tsallis = Extract<Entropy, { kind: "tsallis" }>;
+/** alpha > 1 (alpha = 1 is softmax, 2 sparsemax). */
+const ALPHA: NumberRule = {
+  need: "must be greater than 1",
+  test: (v) => v > 1,
+  hint: (v) =>
+    v === 1
+      ? "alpha = 1 is softmax: use `entropy shannon`"
+      : "alpha-entmax needs alpha > 1; alpha = 2 is sparsemax, 1.5 a common choice",
+};
+
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const tsallisSignature = signature(
+  "tsallis",
+  { alpha: number(ALPHA) },
+  "tsallis(alpha = 1.5)",
+);
+type Tsallis = SpecOf<typeof tsallisSignature>;
 
 /** Bisection halvings for float64 (the bracket is at most 1 wide; 2^-100 is far below an ulp). */
 export const BISECT_ITERS = 100;
@@ -348,6 +364,7 @@ export function tsallisConjugate(scores: Float64Array, weights: Float64Array, al
 
 export const tsallis: EntropyPart<Tsallis> = {
   kind: "tsallis",
+  signature: tsallisSignature,
   math: "p = [(α−1)(θ − max θ) − τ]_+^{1/(α−1)}, Σp = 1  (α-entmax; Ω = (Σp^α − 1)/(α(α−1)))",
   shiftInvariant: true,
   sparse: true,

@@ -9,11 +9,23 @@
 //              is kept (lowest index among equal hashes), so a query never sees an empty set.
 //   GPU        the same rule with u32 hashes: kept iff h < T where T = ⌈keep·2^32⌉, and T = 2^32
 //              (keep = 1) means "keep all"; the fallback is an argmin over h.
-import type { Mask } from "../../ir.ts";
 import type { MaskPart } from "../types.ts";
 import { hash3 } from "../rng.ts";
+import { number, type NumberRule, seed, signature, type SpecOf } from "../signature.ts";
 
-type RandomMask = Extract<Mask, { kind: "random" }>;
+/** keep in (0, 1]. */
+const FRACTION: NumberRule = {
+  need: "must be greater than 0 and at most 1",
+  test: (v) => v > 0 && v <= 1,
+  hint: () => "keep is the fraction of the memories that each query sees",
+};
+
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const randomSignature = signature("random", {
+  keep: number(FRACTION),
+  seed: number(seed, 0),
+}, "random(keep = 0.5)");
+type RandomMask = SpecOf<typeof randomSignature>;
 
 /** Whether memory i is kept for query b before the never-empty fallback. */
 export function randomKept(seed: number, keep: number, query: number, i: number): boolean {
@@ -22,6 +34,7 @@ export function randomKept(seed: number, keep: number, query: number, i: number)
 
 export const random: MaskPart<RandomMask> = {
   kind: "random",
+  signature: randomSignature,
   math: "keep memory i for query b iff hash3(seed, b, i) < keep·2^32 (never empty: min hash)",
   reference: (scores, spec, query) => {
     const threshold = spec.keep * 4294967296;

@@ -6,10 +6,12 @@
 //   kept set   the first k entries in the order (score descending, index ascending), among the
 //              finite scores: ties are broken by the lowest index, so the set is exactly
 //              determined; if k ≥ the number of finite scores, all are kept.
-import type { Mask } from "../../ir.ts";
 import type { MaskPart } from "../types.ts";
+import { number, signature, type SpecOf, whole } from "../signature.ts";
 
-type TopK = Extract<Mask, { kind: "topk" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const topkSignature = signature("topk", { k: number(whole(1)) }, "topk(k = 4)");
+type TopK = SpecOf<typeof topkSignature>;
 
 /** Indices of the k kept entries (score descending, lowest index first among ties). */
 export function topkIndices(scores: Float64Array, k: number): Int32Array {
@@ -22,6 +24,7 @@ export function topkIndices(scores: Float64Array, k: number): Int32Array {
 
 export const topk: MaskPart<TopK> = {
   kind: "topk",
+  signature: topkSignature,
   math: "keep the k largest scores (ties: lowest index); others → −∞",
   reference: (scores, spec) => {
     const keep = topkIndices(scores, spec.k);

@@ -3,13 +3,16 @@
 //   forward    q⁺ = z
 //   energy     Ψ(q) = ½‖q‖²   (so E(q) = −β⁻¹Ω*(βXq) + ½‖q‖², Ramsauer's energy for softmax)
 //   inputs     memories and queries are used as given
-import type { Post } from "../../ir.ts";
 import type { PostPart } from "../types.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Identity = Extract<Post, { kind: "identity" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const identitySignature = signature("identity");
+type Identity = SpecOf<typeof identitySignature>;
 
 export const identity: PostPart<Identity> = {
   kind: "identity",
+  signature: identitySignature,
   math: "q = z  (Ψ = ½‖q‖²)",
   transformsInputs: false,
   reference: (z) => Float64Array.from(z),

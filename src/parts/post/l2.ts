@@ -4,11 +4,13 @@
 //              z = 0 maps to 0 (every point of the ball is a maximizer; 0 is the choice here)
 //   energy     Ψ(q) = 0: q is on the ball by construction (the indicator's value there)
 //   inputs     memories and queries are projected first (MATH.md §2.2)
-import type { Post } from "../../ir.ts";
 import type { PostPart } from "../types.ts";
 import { f32 } from "../../wgsl/types.ts";
+import { number, positive, signature, type SpecOf } from "../signature.ts";
 
-type L2 = Extract<Post, { kind: "l2" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const l2Signature = signature("l2", { radius: number(positive, 1) });
+type L2 = SpecOf<typeof l2Signature>;
 
 /** ‖z‖₂ scaled by the largest magnitude, so squares neither overflow nor underflow. */
 export function norm2(z: Float64Array): number {
@@ -28,6 +30,7 @@ export function norm2(z: Float64Array): number {
 
 export const l2: PostPart<L2> = {
   kind: "l2",
+  signature: l2Signature,
   math: "q = r z / ‖z‖₂  (Ψ = indicator of ‖q‖₂ ≤ r)",
   transformsInputs: true,
   reference: (z, spec) => {

@@ -8,14 +8,17 @@
 //              (its conjugate) makes the step a CCCP step and the energy non-increasing. As
 //              eps → 0 it tends to the indicator of the LN set that MATH.md 2.3 states.
 //   inputs     memories and queries are transformed first (MATH.md §2.2)
-import type { Post } from "../../ir.ts";
 import type { PostPart } from "../types.ts";
 import { f32 } from "../../wgsl/types.ts";
+import { number, positive, signature, type SpecOf } from "../signature.ts";
 
-type LayerNorm = Extract<Post, { kind: "layernorm" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const layernormSignature = signature("layernorm", { eps: number(positive, 1e-5) });
+type LayerNorm = SpecOf<typeof layernormSignature>;
 
 export const layernorm: PostPart<LayerNorm> = {
   kind: "layernorm",
+  signature: layernormSignature,
   math: "q = (z − mean z) / sqrt(mean((z − mean z)²) + eps)  (Ψ = indicator of the LN set)",
   transformsInputs: true,
   reference: (z, spec) => {

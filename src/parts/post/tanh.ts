@@ -4,11 +4,13 @@
 //   energy     Ψ(q) = β⁻¹ Σ_i [ (1+q_i)/2 ln((1+q_i)/2) + (1−q_i)/2 ln((1−q_i)/2) ]  (0 ln 0 = 0;
 //              +∞ outside [−1, 1]); ∇Ψ(q) = β⁻¹ artanh(q), so ∇Ψ* = tanh(β ·)
 //   inputs     memories and queries are used as given
-import type { Post } from "../../ir.ts";
 import type { PostPart } from "../types.ts";
 import { f32 } from "../../wgsl/types.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Tanh = Extract<Post, { kind: "tanh" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const tanhSignature = signature("tanh");
+type Tanh = SpecOf<typeof tanhSignature>;
 
 function xlogx(x: number): number {
   return x > 0 ? x * Math.log(x) : 0;
@@ -16,6 +18,7 @@ function xlogx(x: number): number {
 
 export const tanh: PostPart<Tanh> = {
   kind: "tanh",
+  signature: tanhSignature,
   math: "q = tanh(β z)  (Ψ = β⁻¹ Σ binary negentropy of (1 ± q)/2)",
   transformsInputs: false,
   reference: (z, _spec, beta) => z.map((v) => Math.tanh(beta * v)),

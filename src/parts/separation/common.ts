@@ -2,6 +2,11 @@
 // A separation maps the score row s (NOT multiplied by beta: HFYN puts beta only inside the tanh
 // post, MATH.md 2.6) to weights p, optionally followed by UHN's sum-normalization p / Σp.
 
+import { oneOf } from "../signature.ts";
+
+/** UHN's sum-normalization switch, shared by every separation (raw: none, the default). */
+export const NORMALIZE = oneOf(["raw", "sum"], "raw");
+
 /** The largest finite float32; unnormalized weights are clamped to ±F32_MAX so the GPU never
  * returns Inf/NaN for finite input (the authors' float32 code overflows here, MATH.md 2.6). */
 export const F32_MAX = 3.4028234663852886e38;

@@ -7,16 +7,18 @@
 //   overflow   raw: exp is clamped to F32_MAX (the authors' float32 code returns inf above
 //              scale · s ≈ 88.7, e.g. exp(0.01 s) at D = 12288)
 //   energy     E(q) = −Σ_i exp(scale s_i) (clamped as the weights)
-import type { Separation } from "../../ir.ts";
 import type { SeparationPart } from "../types.ts";
-import { clampF32, sumNormalize } from "./common.ts";
+import { clampF32, NORMALIZE, sumNormalize } from "./common.ts";
 import { f32 } from "../../wgsl/types.ts";
+import { number, positive, signature, type SpecOf } from "../signature.ts";
 
-/** The IR spec of this separation (src/ir.ts). */
-export type ExpSeparation = Extract<Separation, { kind: "exp" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const expSignature = signature("exp", { scale: number(positive, 1), normalize: NORMALIZE });
+export type ExpSeparation = SpecOf<typeof expSignature>;
 
 export const expSeparation: SeparationPart<ExpSeparation> = {
   kind: "exp",
+  signature: expSignature,
   math: "p = exp(scale · s)  (Exp DAM; no β)",
   reference: (s, spec) => {
     if (spec.normalize === "sum") {

@@ -4,15 +4,17 @@
 //   normalize  sum: p_i = s_i / Σ_j s_j (all zero when the sum is 0)
 //   energy     classic HN with dot similarity: E(q) = −½ qᵀXᵀXq = −½ Σ_i s_i²
 //   masked     entries at −Infinity get weight 0
-import type { Separation } from "../../ir.ts";
 import type { SeparationPart } from "../types.ts";
-import { clampF32, sumNormalize } from "./common.ts";
+import { clampF32, NORMALIZE, sumNormalize } from "./common.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-/** The IR spec of this separation (src/ir.ts). */
-export type LinearSeparation = Extract<Separation, { kind: "linear" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const linearSignature = signature("linear", { normalize: NORMALIZE });
+export type LinearSeparation = SpecOf<typeof linearSignature>;
 
 export const linearSeparation: SeparationPart<LinearSeparation> = {
   kind: "linear",
+  signature: linearSignature,
   math: "p = s  (classic Hopfield; no β)",
   reference: (s, spec) => {
     const p = s.map((v) => (Number.isFinite(v) ? clampF32(v) : 0));

@@ -5,11 +5,13 @@
 //              is masked)
 //   energy     −max_i s_i: the simplex's support function at s, the β → ∞ limit of the softmax
 //              energy's score term −β⁻¹ logsumexp(β s) (0 when every entry is masked)
-import type { Separation } from "../../ir.ts";
 import type { SeparationPart } from "../types.ts";
+import { signature, type SpecOf } from "../signature.ts";
+import { NORMALIZE } from "./common.ts";
 
-/** The IR spec of this separation (src/ir.ts). */
-export type MaxSeparation = Extract<Separation, { kind: "max" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const maxSignature = signature("max", { normalize: NORMALIZE });
+export type MaxSeparation = SpecOf<typeof maxSignature>;
 
 function argmax(s: Float64Array): number {
   let best = -1;
@@ -21,6 +23,7 @@ function argmax(s: Float64Array): number {
 
 export const maxSeparation: SeparationPart<MaxSeparation> = {
   kind: "max",
+  signature: maxSignature,
   math: "p = one-hot(argmax s)  (ties: lowest index)",
   reference: (s) => {
     const p = new Float64Array(s.length);

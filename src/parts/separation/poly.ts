@@ -10,16 +10,22 @@
 //   overflow   raw: s^n is clamped to ±F32_MAX (the authors' float32 code returns inf there,
 //              e.g. (x·q)^10 at D = 12288, MATH.md 2.6)
 //   energy     Krotov–Hopfield E(q) = −Σ_i F(s_i) = −Σ_i s_i^n (clamped as the weights)
-import type { Separation } from "../../ir.ts";
 import type { SeparationPart } from "../types.ts";
-import { clampF32, maxAbs, powerWgsl, sumNormalize } from "./common.ts";
+import { clampF32, maxAbs, NORMALIZE, powerWgsl, sumNormalize } from "./common.ts";
 import { f32 } from "../../wgsl/types.ts";
+import { number, signature, type SpecOf, whole } from "../signature.ts";
 
-/** The IR spec of this separation (src/ir.ts). */
-export type PolySeparation = Extract<Separation, { kind: "poly" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const polySignature = signature(
+  "poly",
+  { n: number(whole(1)), normalize: NORMALIZE },
+  "poly(n = 10)",
+);
+export type PolySeparation = SpecOf<typeof polySignature>;
 
 export const polySeparation: SeparationPart<PolySeparation> = {
   kind: "poly",
+  signature: polySignature,
   math: "p = sⁿ  (Krotov–Hopfield F(x) = xⁿ; no β)",
   reference: (s, spec) => {
     if (spec.normalize === "sum") {

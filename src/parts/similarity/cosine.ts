@@ -1,13 +1,16 @@
 // cosine similarity: s(x_i, q) = x_iᵀq / (‖x_i‖ ‖q‖) (LANGUAGE.md §2; MATH.md §7.2).
 // A zero memory or a zero query has no direction: its similarity is defined as 0.
-import type { Similarity } from "../../ir.ts";
 import type { SimilarityPart } from "../types.ts";
 import { norm2 } from "../post/l2.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Cosine = Extract<Similarity, { kind: "cosine" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const cosineSignature = signature("cosine");
+type Cosine = SpecOf<typeof cosineSignature>;
 
 export const cosine: SimilarityPart<Cosine> = {
   kind: "cosine",
+  signature: cosineSignature,
   math: "s_i = x_iᵀq / (‖x_i‖ ‖q‖)  (0 if either is 0)",
   reference: (X, q, _spec, out) => {
     const D = X.cols;

@@ -1,11 +1,14 @@
 // dot similarity: s(x_i, q) = x_iᵀq (MATH.md §0; the Hopfield/attention score).
-import type { Similarity } from "../../ir.ts";
 import type { SimilarityPart } from "../types.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Dot = Extract<Similarity, { kind: "dot" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const dotSignature = signature("dot");
+type Dot = SpecOf<typeof dotSignature>;
 
 export const dot: SimilarityPart<Dot> = {
   kind: "dot",
+  signature: dotSignature,
   math: "s_i = x_iᵀq",
   reference: (X, q, _spec, out) => {
     const D = X.cols;

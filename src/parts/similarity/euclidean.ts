@@ -2,13 +2,16 @@
 // Equals x_iᵀq − ½‖x_i‖² − ½‖q‖²: a dot product plus a per-memory bias and a per-query constant,
 // which the shift-invariant normalizers ignore (the GPU can use that; here we use the direct
 // difference form, which is the more accurate one in float64).
-import type { Similarity } from "../../ir.ts";
 import type { SimilarityPart } from "../types.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Euclidean = Extract<Similarity, { kind: "euclidean" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const euclideanSignature = signature("euclidean");
+type Euclidean = SpecOf<typeof euclideanSignature>;
 
 export const euclidean: SimilarityPart<Euclidean> = {
   kind: "euclidean",
+  signature: euclideanSignature,
   math: "s_i = −½‖x_i − q‖²",
   reference: (X, q, _spec, out) => {
     const D = X.cols;

@@ -26,7 +26,6 @@
 // (a plain per-vector max subtraction with an unscaled 1e-6 would change the math). A per-KEY
 // shift would not cancel at all (it reweights memories), which is why keys share one c_k; it is
 // kept current while streaming over the keys by rescaling the running sums (online max).
-import type { Similarity } from "../../ir.ts";
 import type { Mat, SimilarityPart } from "../types.ts";
 import {
   buildKernelState,
@@ -49,8 +48,15 @@ export {
   phi,
   RELU_FLOOR,
 } from "../../runtime/hopc_host.ts";
+import { number, oneOf, seed, signature, type SpecOf, whole } from "../signature.ts";
 
-type Features = Extract<Similarity, { kind: "features" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const featuresSignature = signature("features", {
+  map: oneOf(["positive", "elu", "relu"], "positive"),
+  count: number(whole(1), 256),
+  seed: number(seed, 0),
+});
+type Features = SpecOf<typeof featuresSignature>;
 
 /** The query's stabilized features and the rescaled ε of the denominator. */
 function queryFeatures(state: KernelState, q: Float64Array, spec: Features, beta: number) {
@@ -144,6 +150,7 @@ export const featuresPart: SimilarityPart<Features> & {
   kernelWeights: typeof kernelWeights;
 } = {
   kind: "features",
+  signature: featuresSignature,
   math: "q = Σ_i φ(q)ᵀφ(x_i) x_i / (Σ_i φ(q)ᵀφ(x_i) + 1e-6),  E[φ(x)ᵀφ(q)] = exp(β xᵀq) (positive)",
   reference: () => {
     throw new Error(

@@ -8,11 +8,13 @@
 // ½ (KL + reverse KL), is the symmetrized KL, not JS. hopc implements the divergence its name
 // says, with the sign that makes the closest memory score highest. Inputs must be non-negative
 // (checked with the data, src/shapes.ts).
-import type { Similarity } from "../../ir.ts";
 import type { SimilarityPart } from "../types.ts";
 import { divergenceScores, guardedLog, guardedLogWgsl, RECIPROCAL_DIVERGENCE_WGSL } from "./uhn.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Js = Extract<Similarity, { kind: "js" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const jsSignature = signature("js");
+type Js = SpecOf<typeof jsSignature>;
 
 /** ½ a (log a − log m) + ½ b (log b − log m), m = (a + b) / 2: one entry of JS(a, b). */
 export function jsTerm(a: number, b: number): number {
@@ -24,6 +26,7 @@ const A = "x * xa", B = "q * qa", M = "0.5 * (x * xa + q * qa)";
 
 export const js: SimilarityPart<Js> = {
   kind: "js",
+  signature: jsSignature,
   math: "s_i = 1 / JS(x̂_i, q̂),  JS = ½KL(x̂‖m) + ½KL(q̂‖m),  m = ½(x̂ + q̂)   (x, q ≥ 0)",
   nonNegative: true,
   reference: (X, q, _spec, out) => divergenceScores(X, q, jsTerm, out),

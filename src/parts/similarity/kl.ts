@@ -5,14 +5,17 @@
 // each log; hopc instead counts an entry as at least 1e-30 there and floors KL at 1e-12 (./uhn.ts):
 // x log x at x = 0 is exactly 0 and no log of 0 is taken. Inputs must be non-negative (checked
 // with the data, src/shapes.ts).
-import type { Similarity } from "../../ir.ts";
 import type { SimilarityPart } from "../types.ts";
 import { divergenceScores, guardedLog, guardedLogWgsl, RECIPROCAL_DIVERGENCE_WGSL } from "./uhn.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Kl = Extract<Similarity, { kind: "kl" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const klSignature = signature("kl");
+type Kl = SpecOf<typeof klSignature>;
 
 export const kl: SimilarityPart<Kl> = {
   kind: "kl",
+  signature: klSignature,
   math: "s_i = 1 / KL(x̂_i ‖ q̂),  x̂ = x/Σx, q̂ = q/Σq   (x, q ≥ 0)",
   nonNegative: true,
   reference: (X, q, _spec, out) =>

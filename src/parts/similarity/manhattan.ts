@@ -1,12 +1,15 @@
 // manhattan similarity: s(x_i, q) = −Σ_j |x_ij − q_j| (LANGUAGE.md §2; MATH.md §6). Negative, so
 // the nearest memory scores highest (U-Hop's baseline fed the distance in positively: a quirk).
-import type { Similarity } from "../../ir.ts";
 import type { SimilarityPart } from "../types.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type Manhattan = Extract<Similarity, { kind: "manhattan" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const manhattanSignature = signature("manhattan");
+type Manhattan = SpecOf<typeof manhattanSignature>;
 
 export const manhattan: SimilarityPart<Manhattan> = {
   kind: "manhattan",
+  signature: manhattanSignature,
   math: "s_i = −Σ_j |x_ij − q_j|",
   reference: (X, q, _spec, out) => {
     const D = X.cols;

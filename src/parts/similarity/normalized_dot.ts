@@ -5,14 +5,17 @@
 // query alike, so it is no part of the similarity here: with softmax it is a per-query beta, with
 // max or top-k it changes nothing. Inputs must be non-negative (checked with the data,
 // src/shapes.ts); a row or query whose sum is not positive scores 0.
-import type { Similarity } from "../../ir.ts";
 import type { SimilarityPart } from "../types.ts";
 import { inverseSum } from "./uhn.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type NormalizedDot = Extract<Similarity, { kind: "normalized_dot" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const normalized_dotSignature = signature("normalized_dot");
+type NormalizedDot = SpecOf<typeof normalized_dotSignature>;
 
 export const normalizedDot: SimilarityPart<NormalizedDot> = {
   kind: "normalized_dot",
+  signature: normalized_dotSignature,
   math: "s_i = (x_i / Σ_j x_ij) · (q / Σ_j q_j)   (x, q ≥ 0)",
   nonNegative: true,
   reference: (X, q, _spec, out) => {

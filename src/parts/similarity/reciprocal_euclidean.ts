@@ -3,14 +3,17 @@
 // the distance floored at 1e-12 (|x_i|² + |q|²) and at 1e-20 (./uhn.ts). Accumulated as the
 // difference itself, not as |x|² − 2 x.q + |q|² (`euclidean`'s GPU form): that form cancels to
 // rounding noise near an exact match, where this score is largest.
-import type { Similarity } from "../../ir.ts";
 import type { SimilarityPart } from "../types.ts";
 import { flooredDistance, reciprocalWgsl } from "./uhn.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type ReciprocalEuclidean = Extract<Similarity, { kind: "reciprocal_euclidean" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const reciprocal_euclideanSignature = signature("reciprocal_euclidean");
+type ReciprocalEuclidean = SpecOf<typeof reciprocal_euclideanSignature>;
 
 export const reciprocalEuclidean: SimilarityPart<ReciprocalEuclidean> = {
   kind: "reciprocal_euclidean",
+  signature: reciprocal_euclideanSignature,
   math: "s_i = 1 / max(‖x_i − q‖², 1e-12 (‖x_i‖² + ‖q‖²), 1e-20)",
   reference: (X, q, _spec, out) => {
     const D = X.cols;

@@ -4,14 +4,17 @@
 // large finite number. Positive and not shift-invariant: UHN sum-normalizes these scores before its
 // separation (softmax(1000 s / Σ s)), which is a per-query rescaling of beta that hopc leaves to
 // the model's beta.
-import type { Similarity } from "../../ir.ts";
 import type { SimilarityPart } from "../types.ts";
 import { flooredDistance, reciprocalWgsl } from "./uhn.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type ReciprocalManhattan = Extract<Similarity, { kind: "reciprocal_manhattan" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const reciprocal_manhattanSignature = signature("reciprocal_manhattan");
+type ReciprocalManhattan = SpecOf<typeof reciprocal_manhattanSignature>;
 
 export const reciprocalManhattan: SimilarityPart<ReciprocalManhattan> = {
   kind: "reciprocal_manhattan",
+  signature: reciprocal_manhattanSignature,
   math: "s_i = 1 / max(Σ_j |x_ij − q_j|, 1e-12 (Σ|x_i| + Σ|q|), 1e-20)",
   reference: (X, q, _spec, out) => {
     const D = X.cols;

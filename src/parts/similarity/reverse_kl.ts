@@ -3,14 +3,17 @@
 //   s_i = 1 / KL(q^ ‖ x^_i) = 1 / Σ_j q^_j (log q^_j − log x^_ij),   x^ = x / Σx, q^ = q / Σq,
 // with the guards of ./uhn.ts (see ./kl.ts). A memory that is 0 where the query is not is far
 // (large KL, a small score). Inputs must be non-negative (checked with the data, src/shapes.ts).
-import type { Similarity } from "../../ir.ts";
 import type { SimilarityPart } from "../types.ts";
 import { divergenceScores, guardedLog, guardedLogWgsl, RECIPROCAL_DIVERGENCE_WGSL } from "./uhn.ts";
+import { signature, type SpecOf } from "../signature.ts";
 
-type ReverseKl = Extract<Similarity, { kind: "reverse_kl" }>;
+/** The part's name and arguments in the language (src/parts/signature.ts). */
+export const reverse_klSignature = signature("reverse_kl");
+type ReverseKl = SpecOf<typeof reverse_klSignature>;
 
 export const reverseKl: SimilarityPart<ReverseKl> = {
   kind: "reverse_kl",
+  signature: reverse_klSignature,
   math: "s_i = 1 / KL(q̂ ‖ x̂_i),  x̂ = x/Σx, q̂ = q/Σq   (x, q ≥ 0)",
   nonNegative: true,
   reference: (X, q, _spec, out) =>
