@@ -90,19 +90,29 @@ export function parseNpy(bytes: Uint8Array, file: string): Array2D {
   return { rows, cols, data };
 }
 
-/** Encode a 2-D array as a version 1.0 float32 `.npy` file (values rounded to float32). */
-export function encodeNpy(a: { rows: number; cols: number; data: ArrayLike<number> }): Uint8Array {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${a.rows}, ${a.cols}), }`;
+/**
+ * Encode a 2-D array as a version 1.0 `.npy` file: float32 by default (values rounded to float32),
+ * or float64 (`"<f8"`, exact) for fitted parameters.
+ */
+export function encodeNpy(
+  a: { rows: number; cols: number; data: ArrayLike<number> },
+  dtype: "<f4" | "<f8" = "<f4",
+): Uint8Array {
+  let header = `{'descr': '${dtype}', 'fortran_order': False, 'shape': (${a.rows}, ${a.cols}), }`;
   // The header (with its 10-byte prefix and final newline) is padded to a multiple of 64 bytes.
   const total = Math.ceil((10 + header.length + 1) / 64) * 64;
   header = header.padEnd(total - 10 - 1, " ") + "\n";
-  const out = new Uint8Array(total + 4 * a.rows * a.cols);
+  const size = dtype === "<f4" ? 4 : 8;
+  const out = new Uint8Array(total + size * a.rows * a.cols);
   out.set(MAGIC, 0);
   out[6] = 1;
   out[7] = 0;
   const view = new DataView(out.buffer);
   view.setUint16(8, header.length, true);
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
-  for (let i = 0; i < a.data.length; i++) view.setFloat32(total + 4 * i, a.data[i], true);
+  for (let i = 0; i < a.data.length; i++) {
+    if (size === 4) view.setFloat32(total + 4 * i, a.data[i], true);
+    else view.setFloat64(total + 8 * i, a.data[i], true);
+  }
   return out;
 }
