@@ -18,6 +18,11 @@ import { main } from "../src/cli/main.ts";
 import { encodeNpy, parseNpy } from "../src/io/npy.ts";
 import { kernelSpec } from "../src/wgsl/spec.ts";
 import { gpuTest } from "./helpers/gpu.ts";
+import { caseRng, FIELDS, nextFloat, probes } from "../tools/fuzz/language.ts";
+import { randomAtom } from "../tools/fuzz/generate.ts";
+import { fuzz } from "../tools/fuzz/run.ts";
+import { LANGUAGE } from "../src/check.ts";
+import fc from "fast-check";
 
 function model(fields: string): Model {
   const { models, diagnostics } = checkText(`model m { ${fields} }`, "m.hop");
@@ -103,6 +108,50 @@ Deno.test("checker: defaults are readout keys and relax 1; the fields reach the 
   model("similarity features(count = 8) relax 0.5");
   model("memory continuous relax 0.5");
   model("separation poly(n = 3, normalize = sum) readout project(a = 0.5, h = 0.5) relax 0.3");
+});
+
+Deno.test("fuzz: the generator writes readout and relax; relax's probes straddle (0, 1]", () => {
+  assert.ok(FIELDS.includes("readout") && FIELDS.includes("relax"));
+  const relax = LANGUAGE.relax;
+  assert.ok(relax.kind === "number");
+  const p = probes(relax.rule);
+  assert.ok(p.valid.includes(1) && p.valid.includes(nextFloat(0, 1)) && p.valid.includes(0.5));
+  assert.ok(p.invalid.includes(0) && p.invalid.includes(nextFloat(1, 1)) && p.invalid.includes(-1));
+  const kinds = new Set<string>();
+  for (let i = 0; i < 200; i++) kinds.add(randomAtom("readout", caseRng(3, i)).part ?? "#");
+  assert.deepEqual([...kinds].sort(), ["keys", "project"]);
+  // The compositional oracle learns readout x memory / similarity pairs (the checker's rule).
+  return fuzz(11, 600, { maxFailures: 1 }).then((s) => assert.equal(s.failures.length, 0));
+});
+
+Deno.test("property: any graph is accepted or refused with a HopError; H is finite", () => {
+  const entry = fc.oneof(
+    fc.constantFrom(0, 0, 0, 1, 2.5, -1, NaN, Infinity, 1e308, Number.MIN_VALUE),
+    fc.double({ min: 0, max: 10, noNaN: true }),
+  );
+  const m = model("readout project(a = 0.5, h = 0.5)");
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.array(entry, {
+        minLength: 25,
+        maxLength: 25,
+      }),
+      (rows, cols, v) => {
+        const A = mat(rows, cols, v.slice(0, rows * cols));
+        try {
+          checkGraph(m, rows, A, "A.npy");
+        } catch (e) {
+          assert.ok(e instanceof HopError, String(e));
+          return;
+        }
+        const H = normalizeGraph(A);
+        assert.ok(H.data.every((x) => Number.isFinite(x) && x >= 0), Array.from(H.data).join());
+      },
+    ),
+    { seed: 5, numRuns: 500 },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
