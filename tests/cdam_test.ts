@@ -571,3 +571,62 @@ gpuTest("cli: hopc retrieve --graph on the GPU agrees with the reference", async
     for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got.data[i] - want[i]) < 1e-4);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// The library (mod.ts) and --trace.
+
+Deno.test("library: reference(model, X, Q, { graph }) is the interpreter's answer", async () => {
+  const { compile, reference } = await import("../mod.ts");
+  const { models } = compile(
+    "model m { readout project(a = 0.5, h = 0.5, c = 1) relax 0.2 steps 5 }",
+  );
+  const { X, Q } = data(6, 4, 2, 1);
+  const out = reference(models[0], X, Q, { graph: cycle(6) });
+  const want = retrieveReference(models[0].ir, X, Q, undefined, { graph: cycle(6) });
+  assert.deepEqual(out.states, want.states);
+  assert.throws(() => reference(models[0], X, Q), /reads the memory graph/);
+});
+
+gpuTest("library: load(gpu, model, X, { graph }) agrees with the reference", async (ctx) => {
+  const { compile, load: libLoad } = await import("../mod.ts");
+  const { models } = compile(
+    "model m { readout project(a = 0.5, h = 0.5, c = 1) relax 0.2 steps 5 }",
+  );
+  const { X, Q } = data(6, 4, 2, 1);
+  const r = await libLoad(ctx, models[0], X, { graph: cycle(6) });
+  try {
+    const out = await r.retrieve(Q);
+    const want = retrieveReference(models[0].ir, X, Q, undefined, { graph: cycle(6) });
+    want.states.data.forEach((v, i) => assert.ok(Math.abs(out.states.data[i] - v) < 1e-5));
+  } finally {
+    r.destroy();
+  }
+});
+
+Deno.test("cli: --trace with --graph on the cpu: no energy claimed, the states of the reference", async () => {
+  await withFiles(async (f) => {
+    const trace = f.out.replace(/out\.npy$/, "trace.json");
+    const r = await hopc(
+      ...["retrieve", f.hop, "--memories", f.X, "--queries", f.Q, "-o", f.out],
+      ...["--model", "cdam", "--graph", f.A, "--trace", trace, "--device", "cpu"],
+    );
+    assert.equal(r.code, 0, r.err);
+    const t = JSON.parse(await Deno.readTextFile(trace));
+    assert.equal(t.steps.length, 31);
+    assert.ok(t.steps.every((s: { energy: unknown[] }) => s.energy.every((e) => e === null)));
+  });
+});
+
+gpuTest("cli: --trace with --graph on the GPU follows the reference step by step", async () => {
+  await withFiles(async (f) => {
+    const trace = f.out.replace(/out\.npy$/, "trace.json");
+    const r = await hopc(
+      ...["retrieve", f.hop, "--memories", f.X, "--queries", f.Q, "-o", f.out],
+      ...["--model", "cdam", "--graph", f.A, "--trace", trace],
+    );
+    assert.equal(r.code, 0, r.err);
+    const got = parseNpy(await Deno.readFile(f.out), f.out);
+    const want = expected().states.data;
+    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got.data[i] - want[i]) < 1e-4);
+  });
+});
