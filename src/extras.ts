@@ -70,6 +70,17 @@ export function checkGraph(model: Model, M: number, graph: Mat | undefined, file
   }
 }
 
+/**
+ * The memory graph of a synthetic run (`hopc bench`, `hopc tune`, which make their own data): a
+ * directed cycle over the M memories when the model reads a graph, else none.
+ */
+export function syntheticGraph(model: Model, M: number): Mat | undefined {
+  if (!readoutPart(model.readout).usesGraph(model.readout)) return undefined;
+  const A = new Float64Array(M * M);
+  for (let i = 0; i < M; i++) A[i * M + (i + 1) % M] = 1;
+  return { rows: M, cols: M, data: A };
+}
+
 /** The rows the weights read each next state from: X itself, or the projection over the graph. */
 export function readoutRows(model: Model, X: Mat, graph: Mat | undefined): Mat {
   const part = readoutPart(model.readout);
