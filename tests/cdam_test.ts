@@ -7,7 +7,7 @@
 // and plan shapes (memories split across storage buffers too); `hopc retrieve --graph` end to end.
 import assert from "node:assert/strict";
 import { checkText } from "../src/check.ts";
-import type { Model } from "../src/ir.ts";
+import type { Model, Readout } from "../src/ir.ts";
 import type { Mat } from "../src/parts/types.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
 import { normalizeGraph, projectRows } from "../src/runtime/hopc_host.ts";
@@ -61,6 +61,11 @@ function data(M: number, D: number, B: number, seed: number) {
   return { X, Q };
 }
 
+// The readout parts have no WGSL: the registry infers their IR type from `rows(spec, ...)`.
+const typed: Readout[] = [{ kind: "keys" }, { kind: "project", a: 1, h: 0, c: 0 }];
+// @ts-expect-error: a project readout in the IR holds a, h and c
+const untyped: Readout = { kind: "project", a: 1 };
+
 // ---------------------------------------------------------------------------------------------
 // The checker.
 
@@ -98,6 +103,7 @@ Deno.test("checker: relax outside (0, 1] and bad readouts are errors on their to
 });
 
 Deno.test("checker: defaults are readout keys and relax 1; the fields reach the IR", () => {
+  assert.equal(typed.length + (untyped ? 1 : 0), 3);
   const plain = model("");
   assert.deepEqual(plain.readout, { kind: "keys" });
   assert.equal(plain.relax, 1);
