@@ -437,3 +437,60 @@ export function hostRows(prep: HostPrep, X: HostMat): { rows: HostMat; aux?: Flo
   }
   return { rows: coeffs, aux };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Graph-linked memories (CDAM, MATH.md 7.7): the readout rows of `readout project(a, h, c)`.
+
+/** The readout `project(a, h, c)`: rows a x_i + h (H^T X)_i - c mean(X). */
+export interface ProjectSpec {
+  a: number;
+  h: number;
+  c: number;
+}
+
+/**
+ * H = D^-1/2 A D^-1/2 of a graph's [M, M] adjacency A (entries >= 0, row i to column j an edge
+ * i -> j), D the diagonal of the row sums (out-degrees). A zero degree gives D^-1/2 = 0 (not
+ * infinity): a memory without edges reads no neighbour, and no memory reads it through H.
+ */
+export function normalizeGraph(A: HostMat): HostMat {
+  const M = A.rows;
+  const inv = new Float64Array(M);
+  for (let i = 0; i < M; i++) {
+    let d = 0;
+    for (let j = 0; j < M; j++) d += A.data[i * M + j];
+    inv[i] = d > 0 ? 1 / Math.sqrt(d) : 0;
+  }
+  const H = new Float64Array(M * M);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < M; j++) H[i * M + j] = inv[i] * A.data[i * M + j] * inv[j];
+  }
+  return { rows: M, cols: M, data: H };
+}
+
+/**
+ * The readout rows R = a X + h H^T X - c 1 mean(X)^T (X [M, D], H [M, M] normalized or null),
+ * in float64. CDAM's proj = (a xi + h xi H)^T with xi = X^T (n x P): row i of xi H is
+ * sum_j H[j][i] x_j, so with an edge j -> i memory i reads x_j. The mean is of the M rows of X.
+ */
+export function projectRows(spec: ProjectSpec, X: HostMat, H: HostMat | null): HostMat {
+  const M = X.rows, D = X.cols;
+  const out = new Float64Array(M * D);
+  const mean = new Float64Array(D);
+  for (let i = 0; i < M; i++) {
+    for (let d = 0; d < D; d++) mean[d] += X.data[i * D + d] / M;
+  }
+  for (let i = 0; i < M; i++) {
+    for (let d = 0; d < D; d++) out[i * D + d] = spec.a * X.data[i * D + d] - spec.c * mean[d];
+  }
+  if (H && spec.h !== 0) {
+    for (let j = 0; j < M; j++) {
+      for (let i = 0; i < M; i++) {
+        const w = spec.h * H.data[j * M + i];
+        if (w === 0) continue;
+        for (let d = 0; d < D; d++) out[i * D + d] += w * X.data[j * D + d];
+      }
+    }
+  }
+  return { rows: M, cols: D, data: out };
+}

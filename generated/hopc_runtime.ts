@@ -13,7 +13,13 @@
 //   const r = await Retrieval.load(device, kernel, X, M, D);   // memories uploaded once
 //   const { states } = await r.retrieve(Q, B);                // one submission, one readback
 
-import { type HostPrep, hostRows } from "./hopc_host.ts";
+import {
+  type HostPrep,
+  hostRows,
+  normalizeGraph,
+  projectRows,
+  type ProjectSpec,
+} from "./hopc_host.ts";
 import type { AuxKind, BlockedParts, BlockedPlan } from "./blocked/types.ts";
 import { type BlockedChoices, planBlocked, PlanError } from "./blocked/plan.ts";
 import {
@@ -63,6 +69,12 @@ export interface KernelSpec {
   nonNegativeInputs?: boolean;
   /** Why `wgsl` holds no one-workgroup-per-query kernel (separations: blocked kernels only). */
   workgroupUnsupported?: string;
+  /**
+   * `readout project(a, h, c)` (CDAM, MATH.md 7.7): `load` computes the readout rows
+   * a X + h H^T X - c mean(X) on the host in float64 from the (post-transformed) memories and
+   * the graph (opts.graph when h != 0), and the blocked kernels read each next state from them.
+   */
+  readout?: ProjectSpec;
 }
 
 /** A non-finite entry, or a negative one where the similarity needs non-negative input. */
@@ -475,6 +487,12 @@ export interface LoadOptions {
    * loops silently stop past that; GPU watchdogs bound a dispatch's length likewise).
    */
   loopBudget?: number;
+  /**
+   * The memory graph's adjacency, M x M numbers (row-major, entries >= 0; [i, j] the edge from
+   * memory i to memory j) of a model with `readout project(h != 0)`. Normalized at load to
+   * D^-1/2 A D^-1/2 (D the row sums; a zero degree gives 0).
+   */
+  graph?: ArrayLike<number>;
 }
 
 /** What `Retrieval.load` gives: either kernel bound to its memories. */
@@ -540,6 +558,51 @@ async function loadBlockedPrepared(
     retrieve: (Q, B, o) => loaded.retrieve(Q, B, o),
     destroy: () => loaded.destroy(),
   };
+}
+
+/**
+ * The readout rows of `readout project` (CDAM, MATH.md 7.7), in float64 on the host: from the
+ * memories after the model's input post-transform (on the GPU, by its own prepare pass, as the
+ * keys are) and the normalized graph. The graph is checked here too: a generated module has no
+ * other check.
+ */
+async function projectedReadout(
+  device: GPUDevice,
+  kernel: KernelSpec & { blocked?: BlockedParts },
+  plan: BlockedPlan,
+  X: ArrayLike<number>,
+  M: number,
+  D: number,
+  limits: PlanLimits,
+  opts: LoadOptions,
+): Promise<Float64Array> {
+  const spec = kernel.readout!;
+  const A = opts.graph;
+  if (spec.h !== 0 && !A) {
+    throw new RangeError(
+      `model \`${kernel.name}\`: its readout project(h = ${spec.h}) reads the memory graph: give opts.graph (M x M numbers)`,
+    );
+  }
+  let H: { rows: number; cols: number; data: Float64Array } | null = null;
+  if (A && spec.h !== 0) {
+    if (A.length !== M * M) {
+      throw new RangeError(`the graph must be M x M = ${M} x ${M} numbers, got ${A.length}`);
+    }
+    for (let i = 0; i < A.length; i++) {
+      if (!(Number.isFinite(A[i]) && A[i] >= 0)) {
+        throw new RangeError(
+          `the graph's entry at row ${Math.floor(i / M)}, column ${i % M} is ${
+            A[i]
+          }: edge weights must be finite and zero or positive`,
+        );
+      }
+    }
+    H = normalizeGraph({ rows: M, cols: M, data: Float64Array.from(A) });
+  }
+  const data = kernel.transformsInputs && !opts.memoriesTransformed
+    ? await BlockedRetrieval.transformRows(device, kernel.blocked!, plan, X, M, D, limits)
+    : Float64Array.from(X);
+  return projectRows(spec, { rows: M, cols: D, data }, H).data;
 }
 
 /** Loop budget when the caller gives none: below llvmpipe's per-invocation limit. */
@@ -669,10 +732,14 @@ export class Retrieval {
     const budget = opts.loopBudget ?? DEFAULT_LOOP_BUDGET;
     if (kernel.blocked && opts.kernel !== "workgroup") {
       const plan = planBlocked(kernel.blocked, M, D, limits, budget, opts.blocked);
+      const readoutRows = kernel.readout
+        ? await projectedReadout(device, kernel, plan, X, M, D, limits, opts)
+        : undefined;
       const loaded = await BlockedRetrieval.load(device, kernel.blocked, plan, X, M, D, {
         limits,
         memoriesTransformed: opts.memoriesTransformed,
         parallelism: opts.blocked?.parallelism,
+        readoutRows,
       });
       return {
         memoryBytes: loaded.memoryBytes,

@@ -13,7 +13,7 @@ import type {
   PartValue,
 } from "./ast.ts";
 import { type Diagnostic, editDistance, suggest } from "./diagnostics.ts";
-import { ARG_DEFAULTS, DEFAULTS, Model, type Span } from "./ir.ts";
+import { ARG_DEFAULTS, DEFAULTS, Model, RELAX_RULE, type Span } from "./ir.ts";
 import { SIGNATURES } from "./parts/registry.ts";
 import {
   type ArgDecl,
@@ -113,7 +113,9 @@ const FIELDS: Record<string, FieldSpec> = {
   separation: { kind: "part", parts: partsOf(SIGNATURES.separation) },
   mask: { kind: "part", parts: partsOf(SIGNATURES.mask) },
   post: { kind: "part", parts: partsOf(SIGNATURES.post) },
+  readout: { kind: "part", parts: partsOf(SIGNATURES.readout) },
   beta: { kind: "number", rule: positive },
+  relax: { kind: "number", rule: RELAX_RULE },
   steps: {
     kind: "steps",
     rule: { ...whole(1), need: "must be a positive whole number" },
@@ -520,6 +522,8 @@ type Parts = {
   post: Model["post"];
   beta: number;
   steps: Model["steps"];
+  readout: Model["readout"];
+  relax: number;
 };
 
 function checkModel(m: ModelAst, fileScope: Scope, ctx: FileContext): Model | undefined {
@@ -627,6 +631,17 @@ function checkCombinations(p: Parts, checker: ModelChecker, model: Span): void {
       continuous
         ? "continuous memory weighs a density over t, not one weight per memory"
         : "features similarity never forms the score of each memory, so there is nothing to mask",
+    );
+  }
+  if (p.readout.kind !== "keys" && (features || continuous)) {
+    checker.error(
+      at("readout"),
+      `\`readout ${p.readout.kind}\` cannot be combined with ${
+        continuous ? "continuous memory" : "features similarity"
+      }`,
+      continuous
+        ? "the projected rows are one per memory; continuous memory weighs basis functions instead"
+        : "features similarity never forms one weight per memory, so it cannot read projected rows",
     );
   }
   if (continuous && features) {

@@ -5,13 +5,88 @@
 //     hopfield-layers does); the output is [B, Dv].
 //   clamp C [B, D] or [1, D] of 0/1: dims with 1 keep the query's given values, reset after every
 //     post-transform (the input one too), so `until` measures the change of the free dims only.
+//   graph A [M, M] of entries >= 0: the memory graph of `readout project(h = ...)` (CDAM, MATH.md
+//     7.7); a load-time input (the readout rows are computed once from it), normalized to
+//     H = D^-1/2 A D^-1/2 with D^-1/2 of a zero degree taken as 0 (src/runtime/hopc_host.ts).
+//     Unlike values, the projected rows are what the state iterates through at every step.
 import { inputError } from "./diagnostics.ts";
 import type { Model } from "./ir.ts";
 import type { Mat } from "./parts/types.ts";
+import { readoutPart } from "./parts/registry.ts";
+import { modelError } from "./shapes.ts";
+import { normalizeGraph } from "./runtime/hopc_host.ts";
 
 export interface Extras {
   values?: Mat;
   clamp?: Mat;
+  /** The memory graph's adjacency [M, M] (raw; normalized by `readoutRows`). */
+  graph?: Mat;
+}
+
+/**
+ * The graph's checks (shape [M, M], finite, no negative entry) and its fit to the model: a
+ * readout that reads the graph needs it, and a graph the model never reads is refused rather
+ * than silently ignored. Throws an input error naming the file and the offending entry.
+ */
+export function checkGraph(model: Model, M: number, graph: Mat | undefined, file = "graph"): void {
+  const uses = readoutPart(model.readout).usesGraph(model.readout);
+  if (!graph) {
+    if (uses) {
+      throw modelError(
+        model,
+        "readout",
+        "`readout project` with h != 0 reads the memory graph, and none was given",
+        "pass its adjacency matrix [M, M] with --graph A.npy (library: { graph }), or set h = 0",
+      );
+    }
+    return;
+  }
+  if (!uses) {
+    throw inputError(
+      file,
+      `model \`${model.name}\` never reads a memory graph: its readout is ${
+        model.readout.kind === "keys" ? "`keys` (the default)" : "`project` with h = 0"
+      }`,
+      "write `readout project(a = 1, h = 1)` (h weighs the graph's neighbours), or leave out --graph",
+    );
+  }
+  if (graph.rows !== M || graph.cols !== M) {
+    throw inputError(
+      file,
+      `the graph has shape [${graph.rows}, ${graph.cols}] but there are M = ${M} memories`,
+      `the graph must be [M, M] = [${M}, ${M}]: entry [i, j] weighs the edge from memory i to memory j`,
+    );
+  }
+  checkFinite(graph, file);
+  const bad = graph.data.findIndex((v) => v < 0);
+  if (bad >= 0) {
+    throw inputError(
+      file,
+      `the graph holds ${graph.data[bad]} at row ${Math.floor(bad / M)}, column ${
+        bad % M
+      }: edge weights must be zero or positive`,
+      "D^-1/2 A D^-1/2 needs non-negative degrees: use 0 for no edge and a positive weight for an edge",
+    );
+  }
+}
+
+/**
+ * The memory graph of a synthetic run (`hopc bench`, `hopc tune`, which make their own data): a
+ * directed cycle over the M memories when the model reads a graph, else none.
+ */
+export function syntheticGraph(model: Model, M: number): Mat | undefined {
+  if (!readoutPart(model.readout).usesGraph(model.readout)) return undefined;
+  const A = new Float64Array(M * M);
+  for (let i = 0; i < M; i++) A[i * M + (i + 1) % M] = 1;
+  return { rows: M, cols: M, data: A };
+}
+
+/** The rows the weights read each next state from: X itself, or the projection over the graph. */
+export function readoutRows(model: Model, X: Mat, graph: Mat | undefined): Mat {
+  const part = readoutPart(model.readout);
+  if (model.readout.kind === "keys") return X;
+  const H = graph && part.usesGraph(model.readout) ? normalizeGraph(graph) : null;
+  return part.rows(model.readout, X, H);
 }
 
 /** Throws an input error naming the file and the offending shape or value. */

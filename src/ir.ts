@@ -11,6 +11,8 @@ import {
   MaskSchema,
   type Post as RegistryPost,
   PostSchema,
+  type Readout as RegistryReadout,
+  ReadoutSchema,
   type Separation as RegistrySeparation,
   SeparationSchema,
   type Similarity as RegistrySimilarity,
@@ -64,6 +66,26 @@ export type Separation = RegistrySeparation;
 export const Post = PostSchema;
 export type Post = RegistryPost;
 
+/**
+ * The readout (CDAM, MATH.md 7.7): `keys` (the default) reads the next state from the memories;
+ * `project(a, h, c)` from rows a X + h H^T X - c mean(X) over the memory graph (src/parts/readout/).
+ */
+export const Readout = ReadoutSchema;
+export type Readout = RegistryReadout;
+
+/**
+ * `relax ETA`: the Euler step x <- x + eta (r - x) of the relaxed dynamics dx/dt = r - x, r the
+ * plain update; eta = 1 (the default) is the plain update itself.
+ */
+export const RELAX_RULE = {
+  need: "must be in (0, 1]",
+  test: (v: number) => v > 0 && v <= 1,
+  hint: (v: number) =>
+    v > 1
+      ? "eta > 1 steps past the update r (x + eta (r - x) leaves the segment from x to r, and at eta >= 2 a fixed point repels); use 1 for the plain update"
+      : "eta <= 0 never moves toward the update; use a small positive rate such as 0.1",
+};
+
 export const Steps = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("fixed"), count }),
   z.object({ kind: z.literal("until"), tol: positive, max: count }),
@@ -80,6 +102,8 @@ export const Model = z.object({
   post: Post,
   beta: positive,
   steps: Steps,
+  readout: Readout.default({ kind: "keys" }),
+  relax: z.number().finite().refine(RELAX_RULE.test, { message: RELAX_RULE.need }).default(1),
   /** Params after `--set` overrides; fields above already hold the substituted values. */
   params: z.record(z.string(), z.number().finite()),
   source: z.object({
@@ -105,6 +129,8 @@ export const DEFAULTS = {
   post: { kind: "identity" } as Post,
   beta: 1,
   steps: { kind: "fixed", count: 1 } as Steps,
+  readout: { kind: "keys" } as Readout,
+  relax: 1,
 } as const;
 
 /**

@@ -9,7 +9,7 @@ import { encodeNpy, parseNpy } from "../src/io/npy.ts";
 import type { Model } from "../src/ir.ts";
 import type { Mat } from "../src/parts/types.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
-import { similarityPart } from "../src/parts/registry.ts";
+import { readoutPart, similarityPart } from "../src/parts/registry.ts";
 
 // Mesa complains on stderr without a runtime dir (main.ts imports the WebGPU runtime).
 if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
@@ -195,6 +195,10 @@ Deno.test("retrieve --device cpu: OUT.npy [B, D] float32 of the reference, for e
     const abs = (m: Mat): Mat => ({ ...m, data: m.data.map(Math.abs) });
     await writeNpy(`${dir}/X+.npy`, abs(X));
     await writeNpy(`${dir}/Q+.npy`, abs(Q));
+    // The models whose readout reads a memory graph (CDAM) get a directed cycle over the 6.
+    const A: Mat = { rows: 6, cols: 6, data: new Float64Array(36) };
+    for (let i = 0; i < 6; i++) A.data[i * 6 + (i + 1) % 6] = 1;
+    await writeNpy(`${dir}/A.npy`, A);
     let count = 0;
     for (const name of exampleNames) {
       const path = examplePath(name);
@@ -202,6 +206,7 @@ Deno.test("retrieve --device cpu: OUT.npy [B, D] float32 of the reference, for e
       for (const model of models) {
         const out = `${dir}/out_${model.name}.npy`;
         const plus = similarityPart(model.similarity).nonNegative ? "+" : "";
+        const graph = readoutPart(model.readout).usesGraph(model.readout) ? A : undefined;
         const r = await hopc(
           "retrieve",
           path,
@@ -215,6 +220,7 @@ Deno.test("retrieve --device cpu: OUT.npy [B, D] float32 of the reference, for e
           out,
           "--device",
           "cpu",
+          ...(graph ? ["--graph", `${dir}/A.npy`] : []),
         );
         assert.equal(r.code, 0, `${name} ${model.name}: ${r.err}`);
         const got = await readNpyFile(out);
@@ -222,7 +228,7 @@ Deno.test("retrieve --device cpu: OUT.npy [B, D] float32 of the reference, for e
         assert.equal(got.cols, 4);
         const ref = plus
           ? retrieveReference(model, abs(X), abs(Q))
-          : retrieveReference(model, X, Q);
+          : retrieveReference(model, X, Q, undefined, { graph });
         assert.deepEqual(got.data, ref.states.data.map(Math.fround), `${name} ${model.name}`);
         // The header says <f4.
         const bytes = await Deno.readFile(out);

@@ -162,6 +162,8 @@ Deno.test("defaults fill every absent field and argument", () => {
       post: { kind: "identity" },
       beta: 1,
       steps: { kind: "fixed", count: 1 },
+      readout: { kind: "keys" },
+      relax: 1,
       params: {},
       source: undefined,
     },

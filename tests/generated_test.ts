@@ -133,3 +133,29 @@ Deno.test("a generated module reads values apart from the keys and clamps dims (
   const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
   assert.ok(err <= 1e-4 * scale, `max error ${err} vs scale ${scale}`);
 });
+
+Deno.test("a generated CDAM module takes the memory graph at load (readout project, relax)", async () => {
+  const ctx = await acquireDevice();
+  const text = await Deno.readTextFile(new URL("examples/cdam.hop", root));
+  const model = checkText(text, "examples/cdam.hop").models.find((m) => m.name === "cdam_hetero")!;
+  const mod = await import(new URL("generated/cdam_hetero.ts", root).href);
+  const M = 12, D = 9, B = 3;
+  const X = Float64Array.from({ length: M * D }, (_, i) => Math.abs(Math.sin(1.1 * i)));
+  const Q = Float64Array.from({ length: B * D }, (_, i) => X[i] + 0.1 * Math.cos(2.9 * i));
+  const A = new Float64Array(M * M);
+  for (let i = 0; i < M; i++) A[i * M + (i + 1) % M] = 1; // a directed cycle
+  await assert.rejects(() => mod.load(ctx.device, X, M, D), /reads the memory graph/);
+  const memory = await mod.load(ctx.device, X, M, D, { graph: A });
+  const { states } = await memory.retrieve(Q, B);
+  memory.destroy();
+  const ref = retrieveReference(
+    model,
+    { rows: M, cols: D, data: X },
+    { rows: B, cols: D, data: Q },
+    undefined,
+    { graph: { rows: M, cols: M, data: A } },
+  );
+  const scale = Math.max(...ref.states.data.map(Math.abs));
+  const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
+  assert.ok(err <= 1e-4 * scale, `max error ${err} vs scale ${scale}`);
+});

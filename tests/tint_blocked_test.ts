@@ -57,6 +57,11 @@ const FIELDS = [
   "separation exp(scale = 0.5, normalize = sum) mask topk(k = 5) post tanh",
   "separation exp mask random(keep = 0.4)",
   "separation max similarity cosine steps until(tol = 1e-5, max = 9)",
+  "readout project(a = 0.5, h = 0.5, c = 1) relax 0.1 steps 3",
+  "entropy sparsemax readout project(a = -1, h = 3) post l2 relax 0.5 steps until(tol = 1e-5, max = 9)",
+  "separation poly(n = 3, normalize = sum) readout project(h = 1) mask topk(k = 4)",
+  "similarity features(map = positive, count = 64) relax 0.3 steps 2",
+  "memory continuous(basis = gaussian, functions = 20) relax 0.2 steps 2",
 ];
 
 function models(): Model[] {

@@ -81,6 +81,15 @@ export interface BlockedParts {
    * one per-query pass turns them into the readout weights (null for the memory-row families).
    */
   projected: ProjectedParts | null;
+  /**
+   * Where the readout reads the next state from: `keys`, the scored rows themselves, or `rows`,
+   * readout rows prepared on the host at load (CDAM's projection over the memory graph, MATH.md
+   * 7.7) and stored after each chunk's key rows (the fused schedule, which reads one row for
+   * both, is then not used). Absent: keys.
+   */
+  readout?: "keys" | "rows";
+  /** `relax eta`: the finish pass's state <- state + eta (post(o) - state). Absent: 1. */
+  relax?: number;
 }
 
 /**

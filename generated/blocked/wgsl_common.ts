@@ -274,6 +274,7 @@ function postTransform(parts: BlockedParts): string {
   const needsNorm = post.needs.includes("sq_norm");
   const needsMeanVar = post.needs.includes("mean_var");
   const aux = auxWgsl(parts.sim.queryAux);
+  const relaxed = (parts.relax ?? 1) !== 1;
   return `// Real dimensions of chunk ch are 1, padding is 0 (padding must stay exactly 0).
 fn valid_lanes(ch: u32) -> vec4<f32> {
   let d = vec4<u32>(4u * ch, 4u * ch + 1u, 4u * ch + 2u, 4u * ch + 3u);
@@ -283,7 +284,7 @@ fn valid_lanes(ch: u32) -> vec4<f32> {
 // state <- post(o). ${post.math}. With flag 4 (clamp, src/extras.ts) the dims whose mask is 1
 // (queries rows B + q) keep the given query's values (queries row q), so the change returned,
 // |new state - old state|^2, counts the free dims only.
-fn post_transform(lid: u32, q: u32) -> f32 {
+fn post_transform(lid: u32, q: u32${relaxed ? ", eta: f32" : ""}) -> f32 {
 ${
     needsNorm
       ? `  var part_sq = 0.0;
@@ -308,7 +309,13 @@ ${
   for (var ch = lid; ch < D4; ch = ch + WGR) {
     let v = o[ch];
     let valid = valid_lanes(ch);
-    var next = ${post.chunk};
+    var next = ${post.chunk};${
+    relaxed
+      ? `
+    // relax eta: the Euler step x <- x + eta (r - x) (1.0 from prepare_queries: no step there)
+    if (eta != 1.0) { next = state[ch] + eta * (next - state[ch]); }`
+      : ""
+  }
     if ((shape.flags & 4u) != 0u) {
       let fixed = queries[(shape.B + q) * D4 + ch] > vec4<f32>(0.5);
       next = select(next, queries[q * D4 + ch], fixed);

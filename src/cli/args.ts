@@ -28,6 +28,8 @@ export interface ParsedArgs {
   trace?: string;
   values?: string;
   clamp?: string;
+  /** The memory graph [M, M] of `readout project` (CDAM). */
+  graph?: string;
   device?: "gpu" | "cpu";
   /** `compile -o DIR`. */
   outDir?: string;
@@ -61,6 +63,7 @@ const OPTIONS: Record<string, { value: boolean; commands: readonly string[] }> =
   "--trace": { value: true, commands: ["retrieve"] },
   "--values": { value: true, commands: ["retrieve"] },
   "--clamp": { value: true, commands: ["retrieve"] },
+  "--graph": { value: true, commands: ["retrieve"] },
   "--device": { value: true, commands: ["retrieve"] },
 };
 
@@ -195,6 +198,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
         break;
       case "--clamp":
         out.clamp = value;
+        break;
+      case "--graph":
+        out.graph = value;
         break;
       case "--device":
         if (value !== "gpu" && value !== "cpu") {

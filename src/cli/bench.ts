@@ -10,6 +10,7 @@ import { load } from "../runtime/retriever.ts";
 import { syntheticData } from "../runtime/tune.ts";
 import { relativeError, timeCalls } from "../runtime/timing.ts";
 import { retrieveReference } from "../reference/interpreter.ts";
+import { syntheticGraph } from "../extras.ts";
 import type { Progress } from "./progress.ts";
 
 /** Largest state error (relative to the largest reference entry) a benchmarked kernel may have. */
@@ -71,7 +72,8 @@ export async function bench(
     : { ...model, steps: { kind: "fixed", count: options.steps } };
   const { X, Q } = syntheticData(M, D, B, seed);
   progress.update(`hopc: bench: loading \`${run.name}\` (M = ${M}, D = ${D})`);
-  const r = await load(run, X, ctx, { batchHint: B });
+  const graph = syntheticGraph(run, M); // a directed cycle for a model that reads a graph
+  const r = await load(run, X, ctx, { batchHint: B }, { graph });
   try {
     progress.update("hopc: bench: first call (compiles the pipelines)");
     const { first, timing } = await timeCalls(
@@ -85,7 +87,7 @@ export async function bench(
     progress.update("hopc: bench: float64 reference");
     const nq = Math.min(CHECKED_QUERIES, B);
     const Qc = { rows: nq, cols: D, data: Q.data.slice(0, nq * D) };
-    const exact = retrieveReference(run, X, Qc).states.data;
+    const exact = retrieveReference(run, X, Qc, undefined, { graph }).states.data;
     const error = [...first.states.subarray(0, nq * D)].every(Number.isFinite)
       ? relativeError(first.states, exact, nq * D)
       : Infinity;

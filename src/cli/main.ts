@@ -14,7 +14,7 @@ import { parse } from "../../grammar/index.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { readNpy, writeFileAtomic } from "../io/files.ts";
 import { checkShapes, checkValues } from "../shapes.ts";
-import { checkExtras, type Extras } from "../extras.ts";
+import { checkExtras, checkGraph, type Extras } from "../extras.ts";
 import {
   loadReference,
   type RetrievalOutput,
@@ -44,7 +44,7 @@ usage:
   hopc explain FILE.hop [--model NAME] [--emit ast|ir|plan|wgsl] [--shape M,D] [--set NAME=VALUE]...
   hopc retrieve FILE.hop --memories X.npy --queries Q.npy -o OUT.npy
                 [--model NAME] [--set NAME=VALUE]... [--device gpu|cpu]
-                [--weights W.npy] [--trace T.json] [--values V.npy] [--clamp C.npy] [--json]
+                [--weights W.npy] [--trace T.json] [--values V.npy] [--clamp C.npy] [--graph A.npy] [--json]
   hopc tune FILE.hop --shape M,D,B [--model NAME] [--min-time S] [--set NAME=VALUE]... [--json]
                 (times every kernel choice on this adapter, caches the fastest; cache file:
                  $HOPC_PLAN_CACHE, else $XDG_CACHE_HOME/hopc/plans.json or ~/.cache/hopc/plans.json)
@@ -223,7 +223,10 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   const extras: Extras = {};
   if (args.values) extras.values = await readNpy(args.values);
   if (args.clamp) extras.clamp = await readNpy(args.clamp);
+  // The memory graph [M, M] of `readout project` (CDAM, MATH.md 7.7), read at load.
+  if (args.graph) extras.graph = await readNpy(args.graph);
   checkExtras(model, shapes, extras, { values: args.values ?? "", clamp: args.clamp ?? "" });
+  checkGraph(model, shapes.M, extras.graph, args.graph ?? "graph");
 
   const perMemory = args.weights !== undefined || args.trace !== undefined;
   const device = await chooseDevice(model, args.device, io, perMemory);
@@ -234,13 +237,13 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
       model,
       X,
       Q,
-      loadReference(model, X, { weights: wanted }),
+      loadReference(model, X, { weights: wanted, graph: extras.graph }),
       extras,
     );
   } else if (args.trace) {
     result = await traceOnGpu(model, X, Q, undefined, extras);
   } else {
-    const r = await load(model, X);
+    const r = await load(model, X, undefined, {}, { graph: extras.graph });
     try {
       const out = await r.retrieve(Q, { weights: args.weights !== undefined, ...extras });
       const cols = out.states.length / Q.rows; // D, or Dv with values

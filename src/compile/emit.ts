@@ -68,7 +68,13 @@ function moduleText(model: Model, sourceName: string, wgsl: string, spec: object
 //   const memory = await load(device, X, M, D);         // X: M x D numbers, row-major
 //   const { states } = await memory.retrieve(Q, B);     // Q: B x D numbers, row-major
 //   // values V (M x Dv) read out instead of X; clamp C (B x D or D of 0/1) fixes dims:
-//   await memory.retrieve(Q, B, { values: { data: V, cols: Dv }, clamp: C });
+//   await memory.retrieve(Q, B, { values: { data: V, cols: Dv }, clamp: C });${
+    model.readout?.kind === "project"
+      ? `
+//   // readout project: the memory graph A (M x M, entries >= 0; [i, j] the edge i -> j)
+//   // goes to the load: await load(device, X, M, D, { graph: A })`
+      : ""
+  }
 import { type KernelSpec, type Loaded, type LoadOptions, Retrieval } from "./${RUNTIME_FILE}";
 
 export const kernel: KernelSpec = {

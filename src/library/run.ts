@@ -56,6 +56,12 @@ export interface LoadOptions {
    * memories (the keys) and each retrieve returns V^T p of the final weights, B x Dv.
    */
   values?: Matrix;
+  /**
+   * The memory graph's adjacency, M x M, entries >= 0 ([i, j]: the edge from memory i to memory
+   * j), for a model with `readout project(h != 0)` (CDAM): normalized once at load to
+   * D^-1/2 A D^-1/2, from which the readout rows a X + h H^T X - c mean(X) are computed.
+   */
+  graph?: Matrix;
 }
 
 /** What a retrieve call returns. */
@@ -107,7 +113,8 @@ export async function load(
   checkShapes(ir, X, { rows: 1, cols: X.cols });
   const values = options.values ? toMat(options.values, "values") : undefined;
   if (values) checkExtras(ir, { M: X.rows, D: X.cols, B: 1 }, { values });
-  const r = await loadRuntime(ir, X, ctx, { batchHint: options.batch });
+  const graph = options.graph ? toMat(options.graph, "graph") : undefined;
+  const r = await loadRuntime(ir, X, ctx, { batchHint: options.batch }, { graph });
   const plan = await planForAdapter(ir, { M: X.rows, D: X.cols }, ctx, options.batch);
   return {
     model: ir,
@@ -137,13 +144,13 @@ export async function load(
  * `memories` (M x D) and `queries` (B x D), computed on the CPU; what every GPU path is tested
  * against. The result's `trace` holds the energy, state change and support of every step.
  * `weights: false` lets a features model skip forming one weight per memory (M x F work);
- * `values` and `clamp` as in {@link load} and its retrieve.
+ * `values`, `graph` and `clamp` as in {@link load} and its retrieve.
  */
 export function reference(
   model: ModelLike,
   memories: Matrix,
   queries: Matrix,
-  options: { weights?: boolean; values?: Matrix; clamp?: Matrix } = {},
+  options: { weights?: boolean; values?: Matrix; clamp?: Matrix; graph?: Matrix } = {},
 ): RetrievalOutput {
   const ir = irOf(model);
   const X = toMat(memories, "memories"), Q = toMat(queries, "queries");
@@ -151,9 +158,10 @@ export function reference(
   const extras = {
     values: options.values ? toMat(options.values, "values") : undefined,
     clamp: options.clamp ? toMat(options.clamp, "clamp") : undefined,
+    graph: options.graph ? toMat(options.graph, "graph") : undefined,
   };
   checkExtras(ir, shapes, extras);
-  const loaded = loadReference(ir, X, { weights: options.weights ?? true });
+  const loaded = loadReference(ir, X, { weights: options.weights ?? true, graph: extras.graph });
   return retrieveReference(ir, X, Q, loaded, extras);
 }
 

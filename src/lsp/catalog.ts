@@ -5,7 +5,7 @@
 // `until`, which are not registry parts (the reference interpreter implements them directly).
 import { type ArgSpec, LANGUAGE, type PartSpec } from "../check.ts";
 import { DEFAULTS, describe } from "../ir.ts";
-import { entropies, masks, posts, separations, similarities } from "../parts/registry.ts";
+import { entropies, masks, posts, readouts, separations, similarities } from "../parts/registry.ts";
 
 /** What each field means (LANGUAGE.md section 1; the math is MATH.md's). */
 export const FIELD_DOCS: Record<string, string> = {
@@ -20,6 +20,11 @@ export const FIELD_DOCS: Record<string, string> = {
   mask: "Which memories each query's normalizer sees; the others get weight exactly 0.",
   post: "The post-transform of each update, q ← post(Xᵀp). With `l2` and `layernorm` the " +
     "memories and queries are transformed first too.",
+  readout: "Where each next state is read from: `keys` (default), the memories themselves; " +
+    "`project(a, h, c)` (CDAM, MATH.md §7.7), the rows a X + h HᵀX − c·mean(X) over the memory " +
+    "graph H = D^-1/2 A D^-1/2 of `--graph A.npy` (needed when h ≠ 0); the scores still come from X.",
+  relax: "The relaxed dynamics' Euler step x ← x + η(r − x), r the plain update, 0 < η ≤ 1; " +
+    "the default 1 is the plain update.",
   beta: "The inverse temperature β > 0: the normalizer sees β s(X, q). A number or a param.",
   steps: "How many updates: a positive whole number, or `until(tol, max)`: stop a query once " +
     "its state moves less than `tol` (L2), or after `max` steps.",
@@ -47,6 +52,7 @@ const REGISTRY: Record<string, Record<string, { math: string }>> = {
   similarity: similarities,
   post: posts,
   mask: masks,
+  readout: readouts,
   separation: { ...separations, fenchel_young: { math: "p = the entropy's normalizer of β s" } },
 };
 

@@ -4,7 +4,14 @@
 // signatures listed here: adding a part is its module plus one line below.
 import type { z } from "zod";
 import { type Signature, signature, type SpecOf, unionOf } from "./signature.ts";
-import type { EntropyPart, MaskPart, PostPart, SeparationPart, SimilarityPart } from "./types.ts";
+import type {
+  EntropyPart,
+  MaskPart,
+  PostPart,
+  ReadoutPart,
+  SeparationPart,
+  SimilarityPart,
+} from "./types.ts";
 import { shannon } from "./entropy/shannon.ts";
 import { tsallis } from "./entropy/tsallis.ts";
 import { sparsemax } from "./entropy/sparsemax.ts";
@@ -32,9 +39,16 @@ import { linearSeparation } from "./separation/linear.ts";
 import { polySeparation } from "./separation/poly.ts";
 import { expSeparation } from "./separation/exp.ts";
 import { maxSeparation } from "./separation/max.ts";
+import { keysReadout } from "./readout/keys.ts";
+import { projectReadout } from "./readout/project.ts";
 
-/** The IR value of a part: the spec type its module is written for. */
-type SpecOfPart<P> = P extends { wgsl(spec: infer S, ...rest: never[]): unknown } ? S : never;
+/**
+ * The IR value of a part: the spec type its module is written for (from its WGSL lowering, or
+ * for the readout parts, which have none, from the function that computes their rows).
+ */
+type SpecOfPart<P> = P extends { wgsl(spec: infer S, ...rest: never[]): unknown } ? S
+  : P extends { rows(spec: infer S, ...rest: never[]): unknown } ? S
+  : never;
 
 /** The spec type of every part of a category (a union discriminated by `kind`). */
 type SpecsOf<R> = { [K in keyof R]: SpecOfPart<R[K]> }[keyof R];
@@ -124,6 +138,17 @@ export function separationPart<S extends Exclude<Separation, { kind: "fenchel_yo
   return separations[spec.kind] as unknown as SeparationPart<S>;
 }
 
+/** The readouts (src/parts/readout/), by kind: the field `readout`; the first is the default. */
+export const readouts = {
+  keys: keysReadout,
+  project: projectReadout,
+} as const;
+
+/** The readout part of a spec. */
+export function readoutPart<R extends Readout>(spec: R): ReadoutPart<R> {
+  return readouts[spec.kind] as unknown as ReadoutPart<R>;
+}
+
 /** The `separation` field's default: the entropy's Fenchel-Young normalizer (no part). */
 export const fenchelYoungSignature = signature("fenchel_young");
 
@@ -133,6 +158,7 @@ export type Post = SpecsOf<typeof posts>;
 export type Similarity = SpecsOf<typeof similarities>;
 export type Mask = SpecsOf<typeof masks>;
 export type Separation = SpecOf<typeof fenchelYoungSignature> | SpecsOf<typeof separations>;
+export type Readout = SpecsOf<typeof readouts>;
 
 /** The signatures of each part field, in registry order (the first is the field's default). */
 export const SIGNATURES = {
@@ -141,6 +167,7 @@ export const SIGNATURES = {
   separation: [fenchelYoungSignature, ...Object.values(separations).map((p) => p.signature)],
   mask: Object.values(masks).map((p) => p.signature),
   post: Object.values(posts).map((p) => p.signature),
+  readout: Object.values(readouts).map((p) => p.signature),
 } as const satisfies Record<string, readonly Signature[]>;
 
 // Their IR schemas (src/ir.ts builds the model schema from them).
@@ -151,3 +178,4 @@ export const MaskSchema = unionOf(SIGNATURES.mask) as unknown as z.ZodType<Mask>
 export const SeparationSchema = unionOf(SIGNATURES.separation) as unknown as z.ZodType<
   Separation
 >;
+export const ReadoutSchema = unionOf(SIGNATURES.readout) as unknown as z.ZodType<Readout>;

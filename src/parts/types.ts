@@ -110,3 +110,20 @@ export interface SeparationPart<S extends Spec = Spec> {
   /** Its lowering into the blocked kernels' weights pass (src/runtime/blocked/wgsl_rows.ts). */
   wgsl(spec: S): SeparationWgsl;
 }
+
+/**
+ * The readout (the field `readout`): the rows the weights read the next state from. `keys` is
+ * the memories themselves; `project` (CDAM, MATH.md 7.7) rows computed once per load from the
+ * memories (after the input post-transform) and the normalized memory graph H. No WGSL: the GPU
+ * path uploads the rows computed here (in float64, then float32) beside the keys.
+ */
+export interface ReadoutPart<R extends Spec = Spec> {
+  kind: R["kind"];
+  /** Its name and arguments in the language (the IR schema and the checker derive from it). */
+  signature: Signature<R["kind"]>;
+  math: string;
+  /** The rows depend on the memory graph (`--graph`): a data check at run time. */
+  usesGraph(spec: R): boolean;
+  /** The readout rows [M, D] from the memories X [M, D] and the normalized graph H [M, M]. */
+  rows(spec: R, X: Mat, H: Mat | null): Mat;
+}

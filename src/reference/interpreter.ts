@@ -6,7 +6,8 @@
 //   q <- post(q) and X <- post(rows of X)        when the post-transform says so (MATH.md 2.2)
 //   repeat: scores  = beta * similarity(X, q)     (masked memories -> -Infinity)
 //           weights = normalizer of the entropy (scores)
-//           q       = post(X^T weights)
+//           q       = post(R^T weights)          R = X, or the readout's rows (CDAM, MATH.md 7.7)
+//           q       = q_prev + eta (q - q_prev)    with `relax eta` (eta = 1: the plain update)
 // Continuous memory replaces X by fitted coefficients and the normalizer by a density over t;
 // `features` similarity replaces scores and normalizer by the kernel-normalized update.
 import type { Model } from "../ir.ts";
@@ -33,7 +34,14 @@ import {
   trapezoidRule,
   usesPooledForm,
 } from "./continuous.ts";
-import { applyClamp, clampRow, type Extras, valuesReadout } from "../extras.ts";
+import {
+  applyClamp,
+  checkGraph,
+  clampRow,
+  type Extras,
+  readoutRows,
+  valuesReadout,
+} from "../extras.ts";
 import { clampF32 } from "../parts/separation/common.ts";
 
 /** What one step did to each query, for `--trace`. */
@@ -74,34 +82,40 @@ export interface LoadedMemory {
 /**
  * Bind a model to its memories. `weights: false` lets `features` models skip the per-memory
  * weights (they need the features of every memory, M x F numbers); other models get them free.
+ * `graph` is the memory graph [M, M] of `readout project` (src/extras.ts checks it here).
  */
 export function loadReference(
   model: Model,
   X: Mat,
-  opts: { weights?: boolean } = {},
+  opts: { weights?: boolean; graph?: Mat } = {},
 ): LoadedMemory {
   checkValues(model, X, null);
+  checkGraph(model, X.rows, opts.graph);
   const prepared = prepareMemories(model, X);
   if (model.similarity.kind === "features") {
     return loadFeatures(model, prepared, opts.weights ?? true);
   }
   if (model.memory.kind === "continuous") return loadContinuous(model, model.memory, prepared);
-  return loadDiscrete(model, prepared);
+  return loadDiscrete(model, prepared, readoutRows(model, prepared, opts.graph));
 }
 
 export function retrieveReference(
   model: Model,
   X: Mat,
   Q: Mat,
-  loaded: LoadedMemory = loadReference(model, X),
+  loaded?: LoadedMemory,
   extras: Extras = {},
 ): RetrievalOutput {
+  loaded ??= loadReference(model, X, { graph: extras.graph });
   checkValues(model, null, Q);
   const B = Q.rows, D = Q.cols;
   const states = { rows: B, cols: D, data: new Float64Array(B * D) };
   const weights = { rows: B, cols: loaded.width, data: new Float64Array(B * loaded.width) };
   const maxSteps = model.steps.kind === "fixed" ? model.steps.count : model.steps.max;
   const tol = model.steps.kind === "until" ? model.steps.tol : -1;
+  const relax = model.relax ?? 1;
+  // The relaxed step is no CCCP step of the model's energy: none is reported (null).
+  const energyOf = (q: Float64Array, b: number) => relax === 1 ? loaded!.energy(q, b) : null;
 
   const qs: Float64Array[] = [];
   const initial: StepTrace = { step: 0, energy: [], change: [], support: [], active: B };
@@ -111,7 +125,7 @@ export function retrieveReference(
     const fixed = clampRow(extras.clamp, b);
     if (fixed) applyClamp(q, q0, fixed); // clamped dims keep the given values (src/extras.ts)
     qs.push(q);
-    initial.energy.push(loaded.energy(qs[b], b));
+    initial.energy.push(energyOf(qs[b], b));
     initial.change.push(0);
     initial.support.push(0);
   }
@@ -123,7 +137,7 @@ export function retrieveReference(
     const entry: StepTrace = { step: t, energy: [], change: [], support: [], active: 0 };
     for (let b = 0; b < B; b++) {
       if (!active[b]) {
-        entry.energy.push(loaded.energy(qs[b], b));
+        entry.energy.push(energyOf(qs[b], b));
         entry.change.push(0);
         entry.support.push(
           countNonZero(weights.data.subarray(b * loaded.width, (b + 1) * loaded.width)),
@@ -131,6 +145,9 @@ export function retrieveReference(
         continue;
       }
       const { next, weights: w } = loaded.step(qs[b], b);
+      if (relax !== 1) { // the Euler step x <- x + eta (r - x) (CDAM, MATH.md 7.7)
+        for (let d = 0; d < D; d++) next[d] = qs[b][d] + relax * (next[d] - qs[b][d]);
+      }
       const fixed = clampRow(extras.clamp, b);
       if (fixed) applyClamp(next, Q.data.subarray(b * D, (b + 1) * D), fixed);
       const moved = distance(next, qs[b]);
@@ -138,7 +155,7 @@ export function retrieveReference(
       weights.data.set(w, b * loaded.width);
       stepsRun[b] = t;
       if (moved < tol) active[b] = false;
-      entry.energy.push(loaded.energy(next, b));
+      entry.energy.push(energyOf(next, b));
       entry.change.push(moved);
       entry.support.push(countNonZero(w));
     }
@@ -155,7 +172,7 @@ export function retrieveReference(
 // ---------------------------------------------------------------------------------------------
 // Discrete memory: scores over the M rows.
 
-function loadDiscrete(model: Model, X: Mat): LoadedMemory {
+function loadDiscrete(model: Model, X: Mat, R: Mat = X): LoadedMemory {
   const sim = similarityPart(model.similarity);
   const entropy = entropyPart(model.entropy);
   const mask = maskPart(model.mask);
@@ -180,7 +197,9 @@ function loadDiscrete(model: Model, X: Mat): LoadedMemory {
   // of this update for dot scores, and for euclidean scores written as dot plus a per-memory
   // bias (MATH.md 0). Masks that depend on q (topk) or on the query index break the CCCP
   // argument, and other similarities have no such energy: those report null.
-  const hasEnergy = model.mask.kind === "none" &&
+  // A projected readout or a relaxed step is no CCCP step of this energy: none is reported.
+  const plain = R === X && (model.relax ?? 1) === 1;
+  const hasEnergy = plain && model.mask.kind === "none" &&
     (model.similarity.kind === "dot" ||
       (model.similarity.kind === "euclidean" && entropy.shiftInvariant));
   const halfNorms = rowHalfNorms(X);
@@ -193,7 +212,7 @@ function loadDiscrete(model: Model, X: Mat): LoadedMemory {
       const w = weightsOf(scoresOf(q, query));
       // Unnormalized separation weights reach F32_MAX: their readout is clamped the same way,
       // so the state is a finite float32 wherever the GPU's is (src/runtime/blocked finish).
-      const o = readout(X, w);
+      const o = readout(R, w);
       if (sep) { for (let j = 0; j < o.length; j++) o[j] = clampF32(o[j]); }
       return { next: post.reference(o, model.post, beta), weights: w };
     },
@@ -201,7 +220,9 @@ function loadDiscrete(model: Model, X: Mat): LoadedMemory {
       // Separations: the dense associative memory's E(q) = -sum_i F(s(x_i, q)) (Krotov-Hopfield,
       // MATH.md 7.8; -1/2 sum s^2 for the classic network), where no mask depends on q.
       if (sep) {
-        return model.mask.kind === "none" ? separationPart(sep).energy(scoresOf(q, 0), sep) : null;
+        return plain && model.mask.kind === "none"
+          ? separationPart(sep).energy(scoresOf(q, 0), sep)
+          : null;
       }
       if (!hasEnergy) return null;
       const s = new Float64Array(X.rows);

@@ -9,7 +9,7 @@ import type { Mat } from "../parts/types.ts";
 import { makePlan, type Plan } from "../plan/plan.ts";
 import { checkShapes, checkValues, modelError } from "../shapes.ts";
 import { kernelSpec } from "../wgsl/spec.ts";
-import { checkExtras, type Extras } from "../extras.ts";
+import { checkExtras, checkGraph, type Extras } from "../extras.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
 import {
   type BlockedChoices,
@@ -34,7 +34,10 @@ export interface Retriever {
   readonly code: string;
   /** The blocked kernels' plan when they run this model (null: another kernel family). */
   readonly blockedPlan: BlockedPlan | null;
-  /** `values` [M, Dv] and `clamp` [B, D] or [1, D]: see src/extras.ts (checked here). */
+  /**
+   * `values` [M, Dv] and `clamp` [B, D] or [1, D]: see src/extras.ts (checked here). A `graph`
+   * belongs to the load (`data.graph`); one given here is ignored.
+   */
   retrieve(
     Q: Mat,
     opts?: { weights?: boolean; transformed?: boolean } & Extras,
@@ -62,8 +65,11 @@ export async function load(
   X: Mat,
   ctx?: RunContext,
   choices: RunChoices = {},
+  /** The memory graph [M, M] of `readout project` (src/extras.ts), when the model reads one. */
+  data: { graph?: Mat } = {},
 ): Promise<Retriever> {
   checkValues(model, X, null);
+  checkGraph(model, X.rows, data.graph);
   ctx ??= await acquireDevice();
   const M = X.rows, D = X.cols;
   const plan = makePlan(model, { M, D }, ctx.limits); // throws a HopError for unsupported models
@@ -76,7 +82,7 @@ export async function load(
     const tuned = await lookupTuned(ctx.info, model, M, D, choices.batchHint ?? 64);
     if (tuned) {
       try {
-        return await load(model, X, ctx, { ...choices, ...tuned });
+        return await load(model, X, ctx, { ...choices, ...tuned }, data);
       } catch (e) {
         // A tuned plan that does not fit this shape (same bucket, larger M): the rules decide.
         // Anything else is a real failure and is not hidden.
@@ -91,6 +97,7 @@ export async function load(
       kernel: choices.kernel,
       blocked: { ...adapterChoices(ctx.info), ...choices.blocked },
       loopBudget: choices.loopBudget ?? loopBudgetFor(ctx.info),
+      ...(data.graph ? { graph: data.graph.data } : {}),
     });
   } catch (e) {
     if (e instanceof PlanError) throw modelError(model, "memory", e.message, e.hint);
@@ -106,7 +113,7 @@ export async function load(
     async retrieve(Q, opts = {}) {
       const shapes = checkShapes(model, X, Q);
       checkValues(model, null, Q);
-      const { values, clamp, ...rest } = opts;
+      const { values, clamp, graph: _graph, ...rest } = opts;
       checkExtras(model, shapes, { values, clamp });
       try {
         return await retrieval.retrieve(Q.data, shapes.B, {

@@ -21,8 +21,13 @@ export async function traceOnGpu(
   ctx?: GpuContext,
   extras: Extras = {},
 ): Promise<RetrievalOutput> {
-  const single = await load({ ...model, steps: { kind: "fixed", count: 1 } }, X, ctx);
-  const reference = loadReference(model, X);
+  const single = await load({ ...model, steps: { kind: "fixed", count: 1 } }, X, ctx, {}, {
+    graph: extras.graph,
+  });
+  const reference = loadReference(model, X, { graph: extras.graph });
+  // The relaxed step has no energy (as in the reference): none is reported.
+  const energyOf = (q: Float64Array, b: number) =>
+    (model.relax ?? 1) === 1 ? reference.energy(q, b) : null;
   // Weights range over memories, or over basis functions for continuous memory.
   const B = Q.rows, D = Q.cols, M = reference.width;
   const maxSteps = model.steps.kind === "fixed" ? model.steps.count : model.steps.max;
@@ -42,7 +47,7 @@ export async function traceOnGpu(
   const stepsRun = new Array<number>(B).fill(0);
   const trace: StepTrace[] = [{
     step: 0,
-    energy: Array.from({ length: B }, (_, b) => reference.energy(row(b), b)),
+    energy: Array.from({ length: B }, (_, b) => energyOf(row(b), b)),
     change: new Array(B).fill(0),
     support: new Array(B).fill(0),
     active: B,
@@ -70,7 +75,7 @@ export async function traceOnGpu(
       const isActive = new Set(active);
       for (let b = 0; b < B; b++) {
         if (!isActive.has(b)) {
-          entry.energy.push(reference.energy(row(b), b));
+          entry.energy.push(energyOf(row(b), b));
           entry.change.push(0);
           entry.support.push(countNonZero(weights.subarray(b * M, (b + 1) * M)));
           continue;
@@ -83,7 +88,7 @@ export async function traceOnGpu(
         states.set(next, b * D);
         weights.set(out.weights!.subarray(j * M, (j + 1) * M), b * M);
         stepsRun[b] = t;
-        entry.energy.push(reference.energy(next, b));
+        entry.energy.push(energyOf(next, b));
         entry.change.push(moved);
         entry.support.push(countNonZero(weights.subarray(b * M, (b + 1) * M)));
         if (!(moved < tol)) stillActive.push(b);

@@ -15,6 +15,7 @@ import type { Mat } from "../parts/types.ts";
 import { kernelChoices } from "../plan/choices.ts";
 import { gpuUnsupported } from "../plan/plan.ts";
 import { retrieveReference } from "../reference/interpreter.ts";
+import { syntheticGraph } from "../extras.ts";
 import { modelError } from "../shapes.ts";
 import { blockedParts } from "../wgsl/blocked_parts.ts";
 import type { GpuContext } from "./device.ts";
@@ -235,7 +236,8 @@ export async function tune(
   const { X, Q } = syntheticData(M, D, B, opts.seed ?? 1);
   const nq = Math.min(CHECKED_QUERIES, B);
   const Qc: Mat = { rows: nq, cols: D, data: Q.data.slice(0, nq * D) };
-  const reference = retrieveReference(model, X, Qc).states.data;
+  const graph = syntheticGraph(model, M); // a directed cycle for a model that reads a graph
+  const reference = retrieveReference(model, X, Qc, undefined, { graph }).states.data;
 
   const results: CandidateResult[] = [];
   const live: { result: CandidateResult; r: Retriever; times: number[]; spent: number }[] = [];
@@ -252,7 +254,7 @@ export async function tune(
       results.push(result);
       let r: Retriever;
       try {
-        r = await load(model, X, ctx, c.choices);
+        r = await load(model, X, ctx, c.choices, { graph });
       } catch (e) {
         result.rejected = `not allowed: ${reason(e)}`;
         log(`${c.label}: ${result.rejected}`);

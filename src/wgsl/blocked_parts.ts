@@ -1,7 +1,7 @@
 // The model's math as data for the query-blocked kernels (src/runtime/blocked/): each part's
 // WGSL lowering from the part registry, plus the model-level choices. Runs at compile time; the
 // runtime assembles the WGSL from this and the plan it makes at load.
-import type { Model } from "../ir.ts";
+import { describe, type Model } from "../ir.ts";
 import { RNG_WGSL } from "../parts/rng.ts";
 import { poolContinuous } from "../plan/continuous_pass.ts";
 import type { BlockedParts, ProjectedParts } from "../runtime/blocked/types.ts";
@@ -49,7 +49,16 @@ export function blockedParts(model: Model): BlockedParts | null {
       : `  scores  = beta * similarity(X, q)     beta = ${scored.beta}; ${sim.math}`,
     ...(mask.kind !== "none" ? [`  mask    = ${mask.math}`] : []),
     `  weights = ${ent.math}`,
-    `  q       = post(X^T weights)           ${post.math}`,
+    ...(model.readout?.kind === "project"
+      ? [
+        `  q       = post(R^T weights)           ${post.math}; readout ${describe(model.readout)}:`,
+        `            R = a X + h H^T X - c mean(X), H = D^-1/2 A D^-1/2 of the memory graph,`,
+        `            computed on the host at load and stored after each chunk's key rows`,
+      ]
+      : [`  q       = post(X^T weights)           ${post.math}`]),
+    ...((model.relax ?? 1) !== 1
+      ? [`  q       = q_prev + ${model.relax} (q - q_prev)   relax: the Euler step (MATH.md 7.7)`]
+      : []),
     `  steps   = ${stepsLine(model)}`,
   ];
   return {
@@ -79,6 +88,7 @@ export function blockedParts(model: Model): BlockedParts | null {
     mask,
     rngWgsl: mask.kind === "random" ? RNG_WGSL : "",
     projected: null,
+    ...readoutAndRelax(model),
   };
 }
 
@@ -193,5 +203,14 @@ function projectedParts(model: Model): BlockedParts | null {
     mask: { kind: "none" },
     rngWgsl: "",
     projected,
+    ...readoutAndRelax(model),
+  };
+}
+
+/** The readout rows and the relax rate, stated only where they differ from the plain update. */
+function readoutAndRelax(model: Model): Pick<BlockedParts, "readout" | "relax"> {
+  return {
+    ...((model.readout?.kind ?? "keys") !== "keys" ? { readout: "rows" as const } : {}),
+    ...((model.relax ?? 1) !== 1 ? { relax: model.relax } : {}),
   };
 }

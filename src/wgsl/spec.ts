@@ -17,7 +17,22 @@ function projected(model: Model): boolean {
 
 /** What the runtime needs to run a model (its WGSL, family, per-row numbers, host fits). */
 export function kernelSpec(model: Model): KernelSpec {
-  const spec = projected(model) ? projectedSpec(model) : workgroupSpec(model);
+  let spec = projected(model) ? projectedSpec(model) : workgroupSpec(model);
+  // CDAM's readout and the relaxed step (MATH.md 7.7) run on the blocked kernels only; the
+  // projected rows are computed by the host at load from the memories and the graph.
+  const readout = model.readout?.kind === "project" ? model.readout : null;
+  const relaxed = (model.relax ?? 1) !== 1;
+  if (readout || relaxed) {
+    const why = `${
+      readout ? "a projected readout" : `\`relax ${model.relax}\``
+    } runs on the blocked kernels only: the one-workgroup-per-query kernel has no lowering of it`;
+    spec = {
+      ...spec,
+      wgsl: `// ${why}\n`,
+      workgroupUnsupported: spec.workgroupUnsupported ?? why,
+      ...(readout ? { readout: { a: readout.a, h: readout.h, c: readout.c } } : {}),
+    };
+  }
   // Checked again by the generated modules, which run without the host's data checks.
   return similarityPart(model.similarity).nonNegative ? { ...spec, nonNegativeInputs: true } : spec;
 }

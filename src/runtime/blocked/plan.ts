@@ -140,7 +140,7 @@ export function passIterations(
 export function planBlocked(
   parts:
     & Pick<BlockedParts, "family" | "mask" | "ent" | "bisection">
-    & Partial<Pick<BlockedParts, "projected">>,
+    & Partial<Pick<BlockedParts, "projected" | "readout">>,
   M: number,
   D: number,
   limits: BlockedLimits,
@@ -195,10 +195,13 @@ export function planBlocked(
   // The fused schedule keeps D-long arrays per thread in private memory (see PRIVATE_D4): a
   // tuner's choice, not the rule.
   let schedule = choices.schedule ?? "threePass";
-  if (schedule === "fused" && !(parts.family === "online" && privateFits)) {
+  const readoutRows = parts.readout === "rows";
+  if (schedule === "fused" && !(parts.family === "online" && privateFits && !readoutRows)) {
     schedule = "threePass";
     notes.push(
-      `the fused schedule needs an online map and D <= ${4 * PRIVATE_D4}; three passes instead`,
+      readoutRows
+        ? "the fused schedule reads one row for scores and readout; a projected readout takes three passes"
+        : `the fused schedule needs an online map and D <= ${4 * PRIVATE_D4}; three passes instead`,
     );
   }
   // Random masks skip rows no query of the thread keeps: short row blocks skip more.
@@ -252,7 +255,11 @@ export function planBlocked(
       Math.floor((loopBudget - 16) / (perM + log2(rowWorkgroupSize) + 1)),
     ),
   );
-  const rowsPerChunk = Math.max(1, Math.floor(limits.maxStorageBufferBindingSize / (d4 * VEC4)));
+  // A projected readout stores each chunk's readout rows after its key rows: half the rows fit.
+  const rowsPerChunk = Math.max(
+    1,
+    Math.floor(limits.maxStorageBufferBindingSize / (d4 * VEC4) / (readoutRows ? 2 : 1)),
+  );
   if (parts.projected?.kind === "features" && 2 * M > rowsPerChunk) {
     // The readout reads the KV rows beside the W rows: both in one binding.
     throw new PlanError(

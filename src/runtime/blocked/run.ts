@@ -163,6 +163,11 @@ export class BlockedRetrieval {
       /** Per-row numbers prepared on the host (the projected families: ksum and c_k, or the
        * signal's numbers at the points); X then holds M key rows and any value rows after them. */
       hostAux?: ArrayLike<number>;
+      /**
+       * The readout rows (M x D, row-major) of a model whose readout is `rows` (parts.readout):
+       * stored after each chunk's key rows, as given (never post-transformed here).
+       */
+      readoutRows?: ArrayLike<number>;
     },
   ): Promise<BlockedRetrieval> {
     const wgsl = assemble(parts, plan);
@@ -170,6 +175,12 @@ export class BlockedRetrieval {
     const transform = parts.post.transformsInputs && !opts.memoriesTransformed;
     const needsPrepare = transform || parts.sim.memoryAux !== "none";
     const values = valueRows(parts, M);
+    const R = parts.readout === "rows" ? opts.readoutRows : undefined;
+    if (parts.readout === "rows" && (!R || R.length !== M * D)) {
+      throw new RangeError(
+        `model \`${parts.name}\` reads its next states from readout rows: give them (M x D = ${M} x ${D} numbers) at load`,
+      );
+    }
     if (parts.projected && (M + values > plan.rowsPerChunk || !opts.hostAux)) {
       throw new PlanError(
         `model \`${parts.name}\` needs its ${
@@ -194,12 +205,18 @@ export class BlockedRetrieval {
     const encoder = device.createCommandEncoder({ label: "hopc prepare memories" });
     const pass = encoder.beginComputePass();
     const temporary: GPUBuffer[] = [];
+    const copies: [GPUBuffer, GPUBuffer, number, number][] = [];
     for (let row0 = 0; row0 < M; row0 += plan.rowsPerChunk) {
       const rows = Math.min(plan.rowsPerChunk, M - row0);
-      const stored = rows + values; // the value rows ride in the (single) chunk of the keys
+      // The value rows ride in the (single) chunk of the keys; readout rows follow each chunk's.
+      const stored = rows + values + (R ? rows : 0);
       const bytes = stored * plan.d4 * 16;
       const raw = device.createBuffer({ label: "hopc memories", size: bytes, usage: STORAGE });
-      device.queue.writeBuffer(raw, 0, padRows(X, stored, D, plan.d4, row0));
+      const keyBytes = rows * plan.d4 * 16;
+      if (R) {
+        device.queue.writeBuffer(raw, 0, padRows(X, rows, D, plan.d4, row0));
+        device.queue.writeBuffer(raw, keyBytes, padRows(R, rows, D, plan.d4, row0));
+      } else device.queue.writeBuffer(raw, 0, padRows(X, stored, D, plan.d4, row0));
       const auxLength = Math.max(rows, opts.hostAux?.length ?? 0);
       const aux = device.createBuffer({
         label: "hopc memory aux",
@@ -212,6 +229,7 @@ export class BlockedRetrieval {
         continue;
       }
       const prepared = device.createBuffer({ label: "hopc memories", size: bytes, usage: STORAGE });
+      if (R) copies.push([raw, prepared, keyBytes, keyBytes]); // the readout rows, as given
       const uniform = self.#uniform([{ nq: rows, q0: 0, flags: transform ? 2 : 0 }]);
       temporary.push(raw, uniform);
       const group = self.#group(uniform, {
@@ -225,6 +243,9 @@ export class BlockedRetrieval {
       chunks.push({ row0, rows, memories: prepared, aux });
     }
     pass.end();
+    for (const [from, to, offset, size] of copies) {
+      encoder.copyBufferToBuffer(from, offset, to, offset, size);
+    }
     device.queue.submit([encoder.finish()]);
     await device.queue.onSubmittedWorkDone();
     for (const b of temporary) b.destroy();

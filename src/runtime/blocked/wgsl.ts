@@ -42,7 +42,10 @@ export function assemble(parts: BlockedParts, plan: BlockedPlan): string {
     plan.schedule === "fused" ? fusedPass(parts, plan) : [
       plan.tile === "workgroup" ? scorePassTiled(parts, plan) : scorePass(parts, plan),
       ...(parts.projected ? [projectedPass(parts)] : [selectPass(parts), normalizerPasses(parts)]),
-      readoutPass(plan, parts.projected?.kind === "features"),
+      readoutPass(
+        plan,
+        parts.projected?.kind === "features" ? "M" : parts.readout === "rows" ? "rows" : false,
+      ),
     ].join("\n"),
     finishPass(parts, plan),
   ].filter((s) => s.length > 0).join("\n");

@@ -244,7 +244,10 @@ ${
 }
 
 /** Readout pass of the three-pass schedule: X^T p over the support, one slice of D per thread. */
-export function readoutPass(plan: BlockedPlan, separateValues = false): string {
+export function readoutPass(
+  plan: BlockedPlan,
+  separateValues: false | "M" | "rows" = false,
+): string {
   const rows = range(plan.rowBlock);
   const slice = range(plan.readoutSlice);
   const comps = ["x", "y", "z", "w"];
@@ -258,10 +261,16 @@ fn weights4(q: u32, i: u32) -> vec4<f32> {
   return vec4<f32>(weight_of(q, i), weight_of(q + 1u, i), weight_of(q + 2u, i), weight_of(q + 3u, i));
 }
 // Chunk d of ${
-    separateValues ? "value row i (the values follow the M key rows)" : "memory row i"
+    separateValues === "M"
+      ? "value row i (the values follow the M key rows)"
+      : separateValues === "rows"
+      ? "readout row i (the chunk's readout rows follow its key rows)"
+      : "memory row i"
   }, or 0 past the state (the slice's last chunks may not exist).
 fn memory_chunk(i: u32, d: u32) -> vec4<f32> {
-  if (d < shape.d4) { return memories[${separateValues ? "(shape.M + i)" : "i"} * D4 + d]; }
+  if (d < shape.d4) { return memories[${
+    separateValues === "M" ? "(shape.M + i)" : separateValues === "rows" ? "(shape.rows + i)" : "i"
+  } * D4 + d]; }
   return vec4<f32>(0.0);
 }
 

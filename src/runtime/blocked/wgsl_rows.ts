@@ -3,6 +3,7 @@
 // (candidates, threshold search, weights), and the finish pass that merges the M splits and
 // applies the post-transform. Self-contained (see ./types.ts).
 import type { BlockedParts, BlockedPlan } from "./types.ts";
+import { f32 } from "./wgsl_common.ts";
 
 /** The query of this workgroup (uniform), or return. */
 const WHICH = `  let local = wid.x + wid.y * grid.x;
@@ -20,7 +21,9 @@ export function preparePasses(parts: BlockedParts): string {
 ${
       t
         ? `  if ((shape.flags & 2u) != 0u) {
-    _ = post_transform(lid, q);  // inputs are post-transformed like every state (MATH.md 2.2)
+    _ = post_transform(lid, q${
+          (parts.relax ?? 1) !== 1 ? ", 1.0" : ""
+        });  // inputs are post-transformed like every state (MATH.md 2.2)
   } else {
     for (var ch = lid; ch < D4; ch = ch + WGR) { state[ch] = o[ch]; }
     workgroupBarrier();
@@ -451,7 +454,7 @@ ${zero ? "  m = max(m, 0.0);  // softmax1: the zero-score no-op memory\n" : ""} 
   }`
   }
   workgroupBarrier();
-  let moved = post_transform(lid, q);
+  let moved = post_transform(lid, q${(parts.relax ?? 1) !== 1 ? `, ${f32(parts.relax!)}` : ""});
   for (var ch = lid; ch < D4; ch = ch + WGR) { states[q * D4 + ch] = state[ch]; }
   let aux = state_aux(lid);
   if (lid == 0u) {
