@@ -3,7 +3,7 @@
 // (src/recall/protocol.ts) on the float64 reference, with a GPU check of the recalled sequences.
 //
 //   deno run -A bench/recall.ts [--N 8,16,32,64,128,256] [--betas 0.03125,...,8] [--sweep-N 64]
-//                               [--seeds 5] [--gpu-check 8] [--out PATH] [--svg PATH]
+//                               [--seeds 5] [--gpu-check 32] [--out PATH] [--svg PATH]
 //
 // Protocol, as the authors' code runs it: pixels / 255 normalized to [−1, 1] (Normalize(0.5, 0.5)),
 // D = 784. Each seed draws N memories at random (here from the first 10,000 training images, a
@@ -201,7 +201,7 @@ function parseArgs(argv: string[]) {
     betas: [0.03125, 0.0625, 0.125, 0.25, 0.5, 1, 2, 4, 8],
     sweepN: 64,
     seeds: 5,
-    gpuCheck: 8,
+    gpuCheck: 32,
     out: "",
     svg: "bench/results/recall.svg",
   };

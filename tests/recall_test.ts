@@ -567,3 +567,28 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+gpuTest("hopc recall on the GPU: the cpu's answer; csparsemax falls back with a note", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hopc-recall-gpu-" });
+  try {
+    const X = gaussian(6, 32, 8);
+    await Deno.writeFile(`${dir}/X.npy`, encodeNpy(X));
+    await Deno.writeTextFile(`${dir}/m.hop`, "model m { entropy sparsemax beta 1 }\n");
+    const base = ["recall", `${dir}/m.hop`, "--memories", `${dir}/X.npy`, "--json"];
+    for (const mode of ["free", "sequential"]) {
+      const cpu = await hopc(...base, "--mode", mode, "--device", "cpu");
+      const gpu = await hopc(...base, "--mode", mode, "--device", "gpu");
+      const auto = await hopc(...base, "--mode", mode);
+      for (const r of [cpu, gpu, auto]) assert.equal(r.code, 0, r.err);
+      assert.equal(JSON.parse(gpu.out).device, "gpu");
+      assert.equal(JSON.parse(auto.out).device, "gpu");
+      assert.deepEqual(JSON.parse(gpu.out).recalled, JSON.parse(cpu.out).recalled);
+    }
+    const cs = await hopc(...base, "--mode", "csparsemax");
+    assert.equal(cs.code, 0, cs.err);
+    assert.match(cs.err, /note: constrained sparsemax .* float64 reference only/);
+    assert.equal(JSON.parse(cs.out).device, "cpu");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

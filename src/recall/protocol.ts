@@ -90,16 +90,33 @@ interface Engine {
 
 /** Why this model cannot be recalled over, or null. */
 export function recallUnsupported(model: Model): string | null {
-  if (model.memory.kind !== "discrete") return "recall needs a discrete memory";
+  return recallUnsupportedField(model)?.reason ?? null;
+}
+
+/** The model field that keeps recall from running over it, and why. */
+function recallUnsupportedField(model: Model): { field: string; reason: string } | null {
+  if (model.memory.kind !== "discrete") {
+    return { field: "memory", reason: "recall needs a discrete memory" };
+  }
   if (model.similarity.kind !== "dot") {
-    return `recall is defined for dot similarity (the HFY setting), not \`${model.similarity.kind}\``;
+    return {
+      field: "similarity",
+      reason:
+        `recall is defined for dot similarity (the HFY setting), not \`${model.similarity.kind}\``,
+    };
   }
   if (model.post.kind !== "identity") {
-    return `recall is defined for post identity (q = X^T p), not \`${model.post.kind}\``;
+    return {
+      field: "post",
+      reason: `recall is defined for post identity (q = X^T p), not \`${model.post.kind}\``,
+    };
   }
-  if (model.mask.kind !== "none") return "recall takes no mask";
+  if (model.mask.kind !== "none") return { field: "mask", reason: "recall takes no mask" };
   if (model.separation.kind !== "fenchel_young") {
-    return "recall needs the entropy's normalizer (no separation function)";
+    return {
+      field: "separation",
+      reason: "recall needs the entropy's normalizer (no separation function)",
+    };
   }
   return null;
 }
@@ -110,8 +127,8 @@ export function checkRecallOptions(
   X: Mat,
   opts: RecallOptions,
 ): RecallResult["options"] & { startState: Float64Array; startIndex: number | null } {
-  const unsupported = recallUnsupported(model);
-  if (unsupported) throw modelError(model, "similarity", unsupported);
+  const unsupported = recallUnsupportedField(model);
+  if (unsupported) throw modelError(model, unsupported.field, unsupported.reason);
   if (!(RECALL_MODES as readonly string[]).includes(opts.mode)) {
     throw inputError(
       "recall",
