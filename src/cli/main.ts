@@ -60,7 +60,7 @@ usage:
                 (times retrieval on this adapter with random data: median ms per call after a
                  warm-up, GFLOP/s, the plan used; checked once against the float64 reference)
   hopc recall FILE.hop --memories X.npy --mode free|csparsemax|sequential
-                [--start-index I | --start Q.npy] [--recalls R] [--gamma G] [--rate R]
+                [--start-index I | --start Q.npy] [--recalls R] [--gamma G] [--rate RHO]
                 [--omega W] [--edge-score E] [--settle N] [--settle-beta B]
                 [--model NAME] [--set NAME=VALUE]... [--device gpu|cpu] [-o STATES.npy] [--json]
                 (the HFY free / sequential recall protocol over the model: the recalled memory

@@ -6,8 +6,9 @@
 //   free         p = ŷ(β(Xq − γ avg));  avg ← ρ p + (1 − ρ) avg;  q = Xᵀp
 //                then `settle` plain steps q ← Xᵀ ŷ(β' X q); record argmax p (the last p)
 //   csparsemax   `settle` steps p = csparsemax(β X q, u), q = Xᵀp (MATH.md 3.8); u ← max(u − p, 0);
-//                record argmax p. Σu falls by at most 1 per recall, so R ≤ N recalls are feasible;
-//                a recall that finds Σu < 1 stops the protocol (`stopped` says where and why).
+//                record argmax p. p ≤ u, so Σu falls by Σp = 1 per recall: recall r finds Σu = N − r,
+//                R ≤ N recalls are feasible (the last one has p = u); a recall that finds Σu < 1
+//                stops the protocol (`stopped` says where and why).
 //   sequential   pair = SequenceBudget SparseMAP(β(Xq − γ avg); k = 2, edge score w) (./sequence_budget.ts);
 //                q = Xᵀpair − q; `settle` steps q ← Xᵀ ŷ(β' X q); avg ← ρ(pair − ω p) + (1 − ρ) avg;
 //                record argmax p
