@@ -18,6 +18,7 @@ import {
 import { constrainedSparsemax } from "../src/recall/csparsemax.ts";
 import { bestChain, chainScore, sequenceBudgetSparseMap } from "../src/recall/sequence_budget.ts";
 import { recall, type RecallMode } from "../src/recall/protocol.ts";
+import { csparsemaxGpuUnsupported, loadCsparsemaxGpu } from "../src/recall/csparsemax_gpu.ts";
 import { main } from "../src/cli/main.ts";
 import { encodeNpy, parseNpy } from "../src/io/npy.ts";
 import { gpuTest } from "./helpers/gpu.ts";
@@ -387,10 +388,50 @@ gpuTest("recall on the GPU: the reference's sequence, states within f32 error", 
       assert.ok(err <= 1e-4 * scale, `${entropy} ${mode}: ${err} of ${scale}`);
     }
   }
-  // csparsemax has no GPU lowering: refused with the reason.
-  await assert.rejects(
-    () => recall(modelOf("entropy sparsemax"), gaussian(3, 8, 1), { mode: "csparsemax" }, ctx),
-    /float64 reference only/,
+  // csparsemax: its own kernel (src/recall/csparsemax_gpu.ts), the same sequence and stop.
+  for (const [N, D, seed, beta] of [[10, 64, 3, 1], [7, 30, 4, 0.5], [40, 100, 5, 0.2]]) {
+    const X = gaussian(N, D, seed);
+    const model = modelOf(`entropy sparsemax beta ${beta}`);
+    const cpu = await recall(model, X, { mode: "csparsemax", recalls: N + 2 });
+    const gpu = await recall(model, X, { mode: "csparsemax", recalls: N + 2 }, ctx);
+    assert.equal(gpu.device, "gpu");
+    assert.deepEqual(gpu.recalled, cpu.recalled, `csparsemax N=${N}`);
+    assert.deepEqual(gpu.stopped, cpu.stopped);
+    let err = 0, scale = 0;
+    for (let i = 0; i < cpu.states.data.length; i++) {
+      err = Math.max(err, Math.abs(cpu.states.data[i] - gpu.states.data[i]));
+      scale = Math.max(scale, Math.abs(cpu.states.data[i]));
+    }
+    assert.ok(err <= 1e-4 * scale, `csparsemax N=${N}: ${err} of ${scale}`);
+  }
+});
+
+gpuTest("csparsemax GPU kernel: one step against the float64 solver, KKT in f32", async (ctx) => {
+  const X = gaussian(300, 20, 6); // N > WG: threads take several rows
+  const r = rng(2);
+  const u = Float64Array.from({ length: 300 }, () => (r() < 0.3 ? 0 : r() * 0.2));
+  const q = Float64Array.from(row(X, 5));
+  const gpu = await loadCsparsemaxGpu(ctx, X, 0.7);
+  try {
+    const out = await gpu.steps(q, u, 1);
+    const z = new Float64Array(300);
+    for (let i = 0; i < 300; i++) {
+      let acc = 0;
+      for (let d = 0; d < 20; d++) acc += X.data[i * 20 + d] * q[d];
+      z[i] = 0.7 * acc;
+    }
+    const want = constrainedSparsemax(z, u)!.p;
+    const diff = Math.max(...want.map((v, i) => Math.abs(v - out.p[i])));
+    assert.ok(diff < 1e-5, `weights differ by ${diff}`);
+    assert.ok(Math.abs(out.p.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+    for (let i = 0; i < 300; i++) assert.ok(out.p[i] >= 0 && out.p[i] <= Math.fround(u[i]));
+  } finally {
+    gpu.destroy();
+  }
+  // Shapes past the loop budget are refused with the numbers.
+  assert.match(
+    csparsemaxGpuUnsupported(ctx, 200_000, 784) ?? "",
+    /loop iterations per invocation at N = 200000, D = 784/,
   );
 });
 
@@ -399,7 +440,7 @@ gpuTest("recall on the GPU past llvmpipe's 65,535 loop iterations per invocation
   // invocation would be cut short on llvmpipe; the blocked kernels split M to stay in budget.
   const X = gaussian(256, 1024, 4);
   const model = modelOf("entropy sparsemax beta 0.2");
-  for (const mode of ["free", "sequential"] as const) {
+  for (const mode of ["free", "sequential", "csparsemax"] as const) {
     const cpu = await recall(model, X, { mode, recalls: 2, settle: 2 });
     const gpu = await recall(model, X, { mode, recalls: 2, settle: 2 }, ctx);
     assert.deepEqual(gpu.recalled, cpu.recalled, mode);
@@ -501,22 +542,6 @@ Deno.test("hopc recall: end to end on the cpu, and every bad input", async () =>
       assert.match(r.err, message);
       assert.ok(!(await exists(out)), "no partial output");
     }
-    // csparsemax asked on the GPU: refused whether or not there is an adapter.
-    const g = await hopc(
-      "recall",
-      `${dir}/m.hop`,
-      "--memories",
-      `${dir}/X.npy`,
-      "--model",
-      "seq",
-      "--mode",
-      "csparsemax",
-      "--device",
-      "gpu",
-    );
-    assert.equal(g.code, 1, g.err);
-    assert.match(g.err, /float64 reference only/);
-
     // Usage errors: exit 2.
     const usage: [string[], RegExp][] = [
       [["--mode", "bogus"], /--mode wants free, csparsemax or sequential/],
@@ -568,14 +593,14 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-gpuTest("hopc recall on the GPU: the cpu's answer; csparsemax falls back with a note", async () => {
+gpuTest("hopc recall on the GPU: the cpu's answer in every mode", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hopc-recall-gpu-" });
   try {
     const X = gaussian(6, 32, 8);
     await Deno.writeFile(`${dir}/X.npy`, encodeNpy(X));
     await Deno.writeTextFile(`${dir}/m.hop`, "model m { entropy sparsemax beta 1 }\n");
     const base = ["recall", `${dir}/m.hop`, "--memories", `${dir}/X.npy`, "--json"];
-    for (const mode of ["free", "sequential"]) {
+    for (const mode of ["free", "sequential", "csparsemax"]) {
       const cpu = await hopc(...base, "--mode", mode, "--device", "cpu");
       const gpu = await hopc(...base, "--mode", mode, "--device", "gpu");
       const auto = await hopc(...base, "--mode", mode);
@@ -584,10 +609,6 @@ gpuTest("hopc recall on the GPU: the cpu's answer; csparsemax falls back with a 
       assert.equal(JSON.parse(auto.out).device, "gpu");
       assert.deepEqual(JSON.parse(gpu.out).recalled, JSON.parse(cpu.out).recalled);
     }
-    const cs = await hopc(...base, "--mode", "csparsemax");
-    assert.equal(cs.code, 0, cs.err);
-    assert.match(cs.err, /note: constrained sparsemax .* float64 reference only/);
-    assert.equal(JSON.parse(cs.out).device, "cpu");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -39,6 +39,7 @@ import {
   checkRecallOptions,
   recall,
   recallGpuUnsupported,
+  recallGpuUnsupportedOn,
   type RecallMode,
   type RecallOptions,
 } from "../recall/protocol.ts";
@@ -431,6 +432,15 @@ async function recallCommand(
     if (!ctx) {
       io.err("hopc: note: no WebGPU adapter; running the float64 reference on the cpu");
       device = "cpu";
+    } else {
+      // Shapes this adapter cannot take (csparsemax: its loop budget, one storage binding).
+      const shape = recallGpuUnsupportedOn(ctx, model, opts.mode, X);
+      if (shape && args.device === "gpu") throw inputError(memPath, shape, "use --device cpu");
+      if (shape) {
+        io.err(`hopc: note: ${shape}; running the float64 reference on the cpu`);
+        ctx = null;
+        device = "cpu";
+      }
     }
   }
   let result;

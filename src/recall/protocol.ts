@@ -26,7 +26,9 @@
 // x̃_i = [x_i, −γ avg_i], q̃ = [q, 1], so β x̃_i·q̃ = β(x_i·q − γ avg_i) with the model's own kernels
 // (one step, the state's first D entries are Xᵀp); the settle steps are one GPU retrieval of
 // `settle` steps. The bookkeeping (avg, u, argmax) and the sequence-budget step stay on the host
-// in float64, as they are O(N) per recall. csparsemax runs on the reference only.
+// in float64, as they are cheap per recall. csparsemax steps run on the GPU in a kernel of their
+// own (./csparsemax_gpu.ts: scores, bisection on τ, clip to [0, u], readout in one dispatch per
+// step), the bounds u kept and checked (Σu >= 1) on the host.
 import type { Model } from "../ir.ts";
 import type { Mat } from "../parts/types.ts";
 import { inputError } from "../diagnostics.ts";
@@ -35,7 +37,8 @@ import { entropyPart } from "../parts/registry.ts";
 import { loadReference, readout } from "../reference/interpreter.ts";
 import { gpuUnsupported } from "../plan/plan.ts";
 import { load as loadGpu, type RunContext } from "../runtime/retriever.ts";
-import { constrainedSparsemax } from "./csparsemax.ts";
+import { constrainedSparsemax, FEASIBILITY_TOL } from "./csparsemax.ts";
+import { csparsemaxGpuUnsupported, loadCsparsemaxGpu } from "./csparsemax_gpu.ts";
 import { sequenceBudgetSparseMap } from "./sequence_budget.ts";
 import { levenshteinCoefficient, sequenceTarget, uniqueMemoryRatio } from "./metrics.ts";
 
@@ -86,6 +89,12 @@ interface Engine {
   biased(q: Float64Array, bias: Float64Array): Promise<{ q: Float64Array; p: Float64Array }>;
   /** `settle` plain steps at β'; the final state and weights (q itself and null for 0 steps). */
   settle(q: Float64Array): Promise<{ q: Float64Array; p: Float64Array | null }>;
+  /** `count` steps p = csparsemax(β X q, u), q = Xᵀp, with Σu > 1 (the host checked). */
+  constrained(
+    q: Float64Array,
+    u: Float64Array,
+    count: number,
+  ): Promise<{ q: Float64Array; p: Float64Array }>;
   destroy(): void;
 }
 
@@ -239,12 +248,24 @@ function isSparsemax(model: Model): boolean {
   return e.kind === "sparsemax" || (e.kind === "tsallis" && e.alpha === 2);
 }
 
-/** Why `recall` on the GPU is refused for these options (null: it runs there). */
-export function recallGpuUnsupported(model: Model, mode: RecallMode): string | null {
-  if (mode === "csparsemax") {
-    return "constrained sparsemax (recall mode csparsemax) runs on the float64 reference only: it has no GPU lowering";
-  }
+/** Why `recall` on the GPU is refused for this model (null: it runs there). */
+export function recallGpuUnsupported(model: Model, _mode: RecallMode): string | null {
   return gpuUnsupported(model);
+}
+
+/**
+ * Why `recall` cannot run these memories on this adapter (null: it can): csparsemax runs one
+ * workgroup per step (./csparsemax_gpu.ts), within the adapter's loop budget and one storage
+ * binding.
+ */
+export function recallGpuUnsupportedOn(
+  ctx: RunContext,
+  model: Model,
+  mode: RecallMode,
+  X: { rows: number; cols: number },
+): string | null {
+  return recallGpuUnsupported(model, mode) ??
+    (mode === "csparsemax" ? csparsemaxGpuUnsupported(ctx, X.rows, X.cols) : null);
 }
 
 /**
@@ -261,13 +282,17 @@ export async function recall(
   if (gpu) {
     const why = recallGpuUnsupported(model, o.mode);
     if (why) throw modelError(model, "entropy", why, "run it on the cpu (--device cpu)");
+    const shape = recallGpuUnsupportedOn(gpu, model, o.mode, X);
+    if (shape) throw inputError("memories", shape, "run it on the cpu (--device cpu)");
   }
-  const engine = gpu ? await gpuEngine(model, X, o.settle, o.settleBeta, gpu) : referenceEngine(
-    model,
-    X,
-    o.settle,
-    o.settleBeta,
-  );
+  const engine = gpu
+    ? await gpuEngine(model, X, o.mode, o.settle, o.settleBeta, gpu)
+    : referenceEngine(
+      model,
+      X,
+      o.settle,
+      o.settleBeta,
+    );
   try {
     return await run(model, X, o, engine);
   } finally {
@@ -311,10 +336,13 @@ async function run(
       let sum = 0;
       for (let i = 0; i < N; i++) sum += upper[i];
       let last: Float64Array | null = null;
-      for (let t = 0; t < o.settle; t++) {
-        const solved = constrainedSparsemax(scoresOf(q, beta), upper);
-        if (solved === null) break;
-        last = solved.p;
+      if (sum > 1) {
+        const out = await engine.constrained(q, upper, o.settle);
+        q = out.q;
+        last = out.p;
+      } else if (sum >= 1 - FEASIBILITY_TOL) {
+        // Σu = 1 up to round-off (the last of N recalls): p = u / Σu whatever the scores.
+        last = constrainedSparsemax(scoresOf(q, beta), upper)!.p;
         q = readout(X, last);
       }
       if (last === null) {
@@ -415,6 +443,20 @@ function referenceEngine(model: Model, X: Mat, settle: number, settleBeta: numbe
       }
       return Promise.resolve({ q, p });
     },
+    constrained(q, u, count) {
+      let p: Float64Array = new Float64Array(X.rows);
+      for (let t = 0; t < count; t++) {
+        const s = new Float64Array(X.rows);
+        for (let i = 0; i < X.rows; i++) {
+          let acc = 0;
+          for (let d = 0; d < X.cols; d++) acc += X.data[i * X.cols + d] * q[d];
+          s[i] = model.beta * acc;
+        }
+        p = constrainedSparsemax(s, u)!.p;
+        q = readout(X, p);
+      }
+      return Promise.resolve({ q, p });
+    },
     destroy() {},
   };
 }
@@ -422,11 +464,23 @@ function referenceEngine(model: Model, X: Mat, settle: number, settleBeta: numbe
 async function gpuEngine(
   model: Model,
   X: Mat,
+  mode: RecallMode,
   settle: number,
   settleBeta: number,
   ctx: RunContext,
 ): Promise<Engine> {
   const N = X.rows, D = X.cols;
+  if (mode === "csparsemax") {
+    const cs = await loadCsparsemaxGpu(ctx, X, model.beta);
+    const no = () => Promise.reject(new Error("csparsemax recall takes constrained steps only"));
+    return {
+      device: "gpu",
+      biased: no,
+      settle: no,
+      constrained: (q, u, count) => cs.steps(q, u, count),
+      destroy: () => cs.destroy(),
+    };
+  }
   const settler = settle > 0 ? await loadGpu(settleModel(model, settle, settleBeta), X, ctx) : null;
   const oneStep = settleModel(model, 1, model.beta);
   // [X | b / β]: one more key column holding the penalty, the query's extra entry is 1.
@@ -451,6 +505,7 @@ async function gpuEngine(
         r.destroy();
       }
     },
+    constrained: () => Promise.reject(new Error("only csparsemax recall takes constrained steps")),
     async settle(q) {
       if (!settler) return { q, p: null };
       const out = await settler.retrieve({ rows: 1, cols: D, data: q }, { weights: true });
