@@ -9,7 +9,8 @@ import { recall as runRecall, type RecallOptions, type RecallResult } from "../r
  * Runs R recalls (default: one per memory) from memory `options.start` (default 0) and returns
  * the recalled indices, the unique memory ratio, the Levenshtein coefficient and the state after
  * each recall. Without `gpu` it runs the float64 reference; with it, each retrieval is a GPU
- * retrieval (mode csparsemax is reference-only and throws a HopError on the GPU). Bad input
+ * retrieval (csparsemax steps in a kernel of their own; a shape past the adapter's loop budget
+ * throws a HopError naming it). Bad input
  * (a start out of range, NaN, a non-positive gamma, ...) throws a HopError before any work.
  */
 export async function recall(

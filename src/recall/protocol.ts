@@ -336,14 +336,14 @@ async function run(
       let sum = 0;
       for (let i = 0; i < N; i++) sum += upper[i];
       let last: Float64Array | null = null;
-      if (sum > 1) {
-        const out = await engine.constrained(q, upper, o.settle);
+      if (sum >= 1 - FEASIBILITY_TOL) {
+        // Σu within float32's reach of 1 (the last of N recalls) is solved on the host in
+        // float64: there p is u / Σu or close to it, and f32 bounds could sum below 1.
+        const out = sum > 1 + 1e-4
+          ? await engine.constrained(q, upper, o.settle)
+          : await referenceConstrained(model, X, q, upper, o.settle);
         q = out.q;
         last = out.p;
-      } else if (sum >= 1 - FEASIBILITY_TOL) {
-        // Σu = 1 up to round-off (the last of N recalls): p = u / Σu whatever the scores.
-        last = constrainedSparsemax(scoresOf(q, beta), upper)!.p;
-        q = readout(X, last);
       }
       if (last === null) {
         stopped = {
@@ -418,6 +418,28 @@ function settleModel(model: Model, steps: number, beta: number): Model {
   return { ...model, beta, steps: { kind: "fixed", count: Math.max(1, steps) } };
 }
 
+/** `count` constrained-sparsemax steps in float64 (./csparsemax.ts); Σu >= 1 − tol. */
+function referenceConstrained(
+  model: Model,
+  X: Mat,
+  q: Float64Array,
+  u: Float64Array,
+  count: number,
+): Promise<{ q: Float64Array; p: Float64Array }> {
+  let p: Float64Array = new Float64Array(X.rows);
+  for (let t = 0; t < count; t++) {
+    const s = new Float64Array(X.rows);
+    for (let i = 0; i < X.rows; i++) {
+      let acc = 0;
+      for (let d = 0; d < X.cols; d++) acc += X.data[i * X.cols + d] * q[d];
+      s[i] = model.beta * acc;
+    }
+    p = constrainedSparsemax(s, u)!.p;
+    q = readout(X, p);
+  }
+  return Promise.resolve({ q, p });
+}
+
 function referenceEngine(model: Model, X: Mat, settle: number, settleBeta: number): Engine {
   const entropy = entropyPart(model.entropy);
   const loaded = loadReference(settleModel(model, settle, settleBeta), X);
@@ -443,20 +465,7 @@ function referenceEngine(model: Model, X: Mat, settle: number, settleBeta: numbe
       }
       return Promise.resolve({ q, p });
     },
-    constrained(q, u, count) {
-      let p: Float64Array = new Float64Array(X.rows);
-      for (let t = 0; t < count; t++) {
-        const s = new Float64Array(X.rows);
-        for (let i = 0; i < X.rows; i++) {
-          let acc = 0;
-          for (let d = 0; d < X.cols; d++) acc += X.data[i * X.cols + d] * q[d];
-          s[i] = model.beta * acc;
-        }
-        p = constrainedSparsemax(s, u)!.p;
-        q = readout(X, p);
-      }
-      return Promise.resolve({ q, p });
-    },
+    constrained: (q, u, count) => referenceConstrained(model, X, q, u, count),
     destroy() {},
   };
 }
