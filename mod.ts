@@ -57,6 +57,21 @@ export {
   type Retriever,
 } from "./src/library/run.ts";
 export { type Matrix, matrix } from "./src/library/matrix.ts";
+export { recall } from "./src/library/recall.ts";
+export {
+  RECALL_MODES,
+  type RecallMode,
+  type RecallOptions,
+  type RecallResult,
+} from "./src/recall/protocol.ts";
+export {
+  levenshtein,
+  levenshteinCoefficient,
+  sequenceTarget,
+  uniqueMemoryRatio,
+} from "./src/recall/metrics.ts";
+export { constrainedSparsemax } from "./src/recall/csparsemax.ts";
+export { sequenceBudgetSparseMap } from "./src/recall/sequence_budget.ts";
 export { encodeNpy } from "./src/io/npy.ts";
 export { type Diagnostic, HopError, NoAdapterError } from "./src/diagnostics.ts";
 export { acquireDevice, type GpuContext, releaseDevice } from "./src/runtime/device.ts";

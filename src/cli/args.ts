@@ -9,6 +9,7 @@ export const COMMANDS = [
   "retrieve",
   "tune",
   "bench",
+  "recall",
   "lsp",
   "help",
 ] as const;
@@ -41,30 +42,71 @@ export interface ParsedArgs {
   steps?: number;
   /** `bench --seed N`: seed of the random memories and queries. */
   seed?: number;
+  /** `recall`: the protocol (src/recall/protocol.ts) and its numbers. */
+  recall?: {
+    mode?: string;
+    start?: string;
+    startIndex?: number;
+    gamma?: number;
+    rate?: number;
+    omega?: number;
+    edgeScore?: number;
+    settle?: number;
+    settleBeta?: number;
+    recalls?: number;
+  };
 }
 
 /** Options each command accepts, with whether they take a value. */
 const OPTIONS: Record<string, { value: boolean; commands: readonly string[] }> = {
-  "--model": { value: true, commands: ["explain", "retrieve", "tune", "bench"] },
+  "--model": { value: true, commands: ["explain", "retrieve", "tune", "bench", "recall"] },
   "--set": {
     value: true,
-    commands: ["check", "compile", "explain", "retrieve", "tune", "bench"],
+    commands: ["check", "compile", "explain", "retrieve", "tune", "bench", "recall"],
   },
   "--shape": { value: true, commands: ["explain", "tune", "bench"] },
   "--min-time": { value: true, commands: ["tune", "bench"] },
   "--steps": { value: true, commands: ["bench"] },
   "--seed": { value: true, commands: ["bench"] },
-  "--json": { value: false, commands: ["check", "explain", "retrieve", "tune", "bench"] },
+  "--json": {
+    value: false,
+    commands: ["check", "explain", "retrieve", "tune", "bench", "recall"],
+  },
   "--emit": { value: true, commands: ["explain"] },
-  "--memories": { value: true, commands: ["retrieve"] },
+  "--memories": { value: true, commands: ["retrieve", "recall"] },
   "--queries": { value: true, commands: ["retrieve"] },
-  "-o": { value: true, commands: ["retrieve", "compile"] },
+  "-o": { value: true, commands: ["retrieve", "compile", "recall"] },
   "--weights": { value: true, commands: ["retrieve"] },
   "--trace": { value: true, commands: ["retrieve"] },
   "--values": { value: true, commands: ["retrieve"] },
   "--clamp": { value: true, commands: ["retrieve"] },
   "--graph": { value: true, commands: ["retrieve"] },
-  "--device": { value: true, commands: ["retrieve"] },
+  "--device": { value: true, commands: ["retrieve", "recall"] },
+  "--mode": { value: true, commands: ["recall"] },
+  "--start": { value: true, commands: ["recall"] },
+  "--start-index": { value: true, commands: ["recall"] },
+  "--gamma": { value: true, commands: ["recall"] },
+  "--rate": { value: true, commands: ["recall"] },
+  "--omega": { value: true, commands: ["recall"] },
+  "--edge-score": { value: true, commands: ["recall"] },
+  "--settle": { value: true, commands: ["recall"] },
+  "--settle-beta": { value: true, commands: ["recall"] },
+  "--recalls": { value: true, commands: ["recall"] },
+};
+
+/** `recall` options that take a number: their field and what they accept. */
+const RECALL_NUMBERS: Record<
+  string,
+  { field: keyof NonNullable<ParsedArgs["recall"]>; integer: boolean; min: number; strict: boolean }
+> = {
+  "--start-index": { field: "startIndex", integer: true, min: 0, strict: false },
+  "--gamma": { field: "gamma", integer: false, min: 0, strict: true },
+  "--rate": { field: "rate", integer: false, min: 0, strict: true },
+  "--omega": { field: "omega", integer: false, min: -Infinity, strict: false },
+  "--edge-score": { field: "edgeScore", integer: false, min: 0, strict: true },
+  "--settle": { field: "settle", integer: true, min: 0, strict: false },
+  "--settle-beta": { field: "settleBeta", integer: false, min: 0, strict: true },
+  "--recalls": { field: "recalls", integer: true, min: 1, strict: false },
 };
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -202,6 +244,38 @@ export function parseArgs(argv: string[]): ParsedArgs {
       case "--graph":
         out.graph = value;
         break;
+      case "--mode":
+        if (!["free", "csparsemax", "sequential"].includes(value!)) {
+          throw new UsageError(`--mode wants free, csparsemax or sequential, got \`${value}\``);
+        }
+        (out.recall ??= {}).mode = value;
+        break;
+      case "--start":
+        (out.recall ??= {}).start = value;
+        break;
+      case "--start-index":
+      case "--gamma":
+      case "--rate":
+      case "--omega":
+      case "--edge-score":
+      case "--settle":
+      case "--settle-beta":
+      case "--recalls": {
+        const spec = RECALL_NUMBERS[arg];
+        const n = Number(value);
+        const ok = value!.trim() !== "" && Number.isFinite(n) &&
+          (!spec.integer || Number.isInteger(n)) && (spec.strict ? n > spec.min : n >= spec.min);
+        if (!ok) {
+          const what = spec.integer
+            ? `an integer >= ${spec.min}`
+            : spec.min === -Infinity
+            ? "a finite number"
+            : `a number > ${spec.min}`;
+          throw new UsageError(`${arg} wants ${what}, got \`${value}\``);
+        }
+        (out.recall ??= {})[spec.field] = n as never;
+        break;
+      }
       case "--device":
         if (value !== "gpu" && value !== "cpu") {
           throw new UsageError(`--device wants gpu or cpu, got \`${value}\``);
@@ -220,6 +294,15 @@ export function parseArgs(argv: string[]): ParsedArgs {
   out.file = files[0];
   if ((command === "tune" || command === "bench") && out.shape?.B === undefined) {
     throw new UsageError(`\`hopc ${command}\` needs --shape M,D,B`);
+  }
+  if (command === "recall") {
+    if (out.memories === undefined) throw new UsageError("`hopc recall` needs --memories");
+    if (out.recall?.mode === undefined) {
+      throw new UsageError("`hopc recall` needs --mode free|csparsemax|sequential");
+    }
+    if (out.recall.start !== undefined && out.recall.startIndex !== undefined) {
+      throw new UsageError("`hopc recall` takes --start or --start-index, not both");
+    }
   }
   if (command === "retrieve") {
     for (

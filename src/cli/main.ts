@@ -35,6 +35,14 @@ import { pickModel } from "../pick_model.ts";
 import { bench, BENCH_TOLERANCE, formatBench } from "./bench.ts";
 import { createProgress, type Progress, stderrProgress } from "./progress.ts";
 import { serve as serveLsp } from "../lsp/server.ts";
+import {
+  checkRecallOptions,
+  recall,
+  recallGpuUnsupported,
+  recallGpuUnsupportedOn,
+  type RecallMode,
+  type RecallOptions,
+} from "../recall/protocol.ts";
 
 export const USAGE = `hopc: a compiler for associative memories (modern Hopfield networks)
 
@@ -52,6 +60,13 @@ usage:
                 [--set NAME=VALUE]... [--json]
                 (times retrieval on this adapter with random data: median ms per call after a
                  warm-up, GFLOP/s, the plan used; checked once against the float64 reference)
+  hopc recall FILE.hop --memories X.npy --mode free|csparsemax|sequential
+                [--start-index I | --start Q.npy] [--recalls R] [--gamma G] [--rate RHO]
+                [--omega W] [--edge-score E] [--settle N] [--settle-beta B]
+                [--model NAME] [--set NAME=VALUE]... [--device gpu|cpu] [-o STATES.npy] [--json]
+                (the HFY free / sequential recall protocol over the model: the recalled memory
+                 indices, unique memory ratio and Levenshtein coefficient; -o: the state after
+                 each recall, R x D)
   hopc lsp                                (a language server for editors, over stdin/stdout)
 
 exit codes: 0 ok, 1 the input is wrong, 2 the command line is wrong, 3 no WebGPU adapter`;
@@ -110,6 +125,8 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
         return await tuneCommand(args, sources, io);
       case "bench":
         return await benchCommand(args, sources, io);
+      case "recall":
+        return await recallCommand(args, sources, io);
     }
   } catch (e) {
     if (e instanceof HopError) {
@@ -350,6 +367,126 @@ async function chooseDevice(
     return "cpu";
   }
   return "gpu";
+}
+
+/** `hopc recall`: the free / sequential recall protocol (src/recall/protocol.ts). */
+async function recallCommand(
+  args: ParsedArgs,
+  sources: Map<string, string>,
+  io: Io,
+): Promise<number> {
+  const models = await loadModels(args.file, args.sets, sources);
+  const model = pickModel(models, args.model, args.file);
+  const memPath = args.memories!;
+  const X = await readNpy(memPath);
+  const r = args.recall!;
+  let start: RecallOptions["start"] = r.startIndex ?? 0;
+  if (r.start !== undefined) {
+    const S = await readNpy(r.start);
+    if (S.rows !== 1) {
+      throw inputError(
+        r.start,
+        `the start state has shape [${S.rows}, ${S.cols}]: it must be one row, [1, ${X.cols}]`,
+      );
+    }
+    start = S.data;
+  }
+  const opts: RecallOptions = {
+    mode: r.mode as RecallMode,
+    start,
+    recalls: r.recalls,
+    gamma: r.gamma,
+    rate: r.rate,
+    omega: r.omega,
+    edgeScore: r.edgeScore,
+    settle: r.settle,
+    settleBeta: r.settleBeta,
+  };
+  const rename = (e: unknown) => {
+    // The protocol names its inputs generically; the command line names the files.
+    if (e instanceof HopError) {
+      for (const d of e.diagnostics) {
+        if (d.file === "memories") d.file = memPath;
+        if (d.file === "start" && r.start) d.file = r.start;
+      }
+    }
+    return e;
+  };
+  try {
+    checkRecallOptions(model, X, opts); // every input error before an adapter is looked for
+  } catch (e) {
+    throw rename(e);
+  }
+  // --device gpu where the protocol has a GPU path; with no --device, the GPU where it can run.
+  let device: "gpu" | "cpu" = args.device ?? "gpu";
+  const why = recallGpuUnsupported(model, opts.mode);
+  if (why) {
+    if (args.device === "gpu") {
+      throw inputError(args.file, `model \`${model.name}\`: ${why}`, "use --device cpu");
+    }
+    if (args.device === undefined) {
+      io.err(`hopc: note: ${why}; running the float64 reference on the cpu`);
+    }
+    device = "cpu";
+  }
+  let ctx = null;
+  if (device === "gpu") {
+    ctx = await acquireDevice({ required: args.device === "gpu" }); // exit 3 when asked for
+    if (!ctx) {
+      io.err("hopc: note: no WebGPU adapter; running the float64 reference on the cpu");
+      device = "cpu";
+    } else {
+      // Shapes this adapter cannot take (csparsemax: its loop budget, one storage binding).
+      const shape = recallGpuUnsupportedOn(ctx, model, opts.mode, X);
+      if (shape && args.device === "gpu") throw inputError(memPath, shape, "use --device cpu");
+      if (shape) {
+        io.err(`hopc: note: ${shape}; running the float64 reference on the cpu`);
+        ctx = null;
+        device = "cpu";
+      }
+    }
+  }
+  let result;
+  try {
+    result = await recall(model, X, opts, ctx ?? undefined);
+  } catch (e) {
+    throw rename(e);
+  }
+  if (args.output) {
+    try {
+      await writeFileAtomic(args.output, encodeNpy(result.states));
+    } catch (e) {
+      throw inputError(args.output, `cannot write the file: ${(e as Error).message}`);
+    }
+  }
+  const summary = {
+    model: model.name,
+    mode: result.mode,
+    device: result.device,
+    memories: X.rows,
+    recalled: result.recalled,
+    uniqueRatio: result.uniqueRatio,
+    levenshtein: result.levenshtein,
+    stopped: result.stopped,
+    options: result.options,
+  };
+  if (args.json) io.out(JSON.stringify(summary, null, 2));
+  else {
+    io.out(`recalled: ${result.recalled.join(" ")}`);
+    io.out(`unique memory ratio: ${result.uniqueRatio.toFixed(4)}`);
+    if (result.levenshtein !== null) {
+      io.out(`levenshtein coefficient: ${result.levenshtein.toFixed(4)}`);
+    }
+    if (result.stopped) {
+      io.out(`stopped at recall ${result.stopped.recall}: ${result.stopped.reason}`);
+    }
+  }
+  io.err(
+    `hopc: ${result.recalled.length} ${result.mode} recall(s) over ${X.rows} memories with model \`${model.name}\` on ${
+      result.device === "cpu" ? "cpu (float64 reference)" : "gpu"
+    }${args.output ? ` -> ${args.output}` : ""}`,
+  );
+  return 0;
 }
 
 /** `hopc tune`: time every candidate on this adapter at one shape; cache the fastest. */

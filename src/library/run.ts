@@ -41,7 +41,7 @@ export function gpuContext(device: GPUDevice, adapter?: GPUAdapter): RunContext 
   return { device, info: info ? describeAdapter(info) : "unknown adapter", limits };
 }
 
-function runContext(gpu: Gpu): RunContext {
+export function runContext(gpu: Gpu): RunContext {
   return "device" in gpu && "limits" in gpu && "info" in gpu && typeof gpu.info === "string"
     ? gpu
     : gpuContext(gpu as GPUDevice);
