@@ -9,6 +9,7 @@ import {
   contextSamples,
   fitAhop,
   footprints,
+  geometricScales,
   initialAhop,
 } from "../src/fit/ahop.ts";
 import { gaussian } from "../src/parts/rng.ts";
@@ -121,5 +122,27 @@ Deno.test("the fit lowers the cross-entropy and does not retrieve worse than it 
         seed: 0,
       }),
     /names memory 12/,
+  );
+});
+
+Deno.test("a multi-scale fit equals the dense similarity with w zero off its scales", () => {
+  const [M, D] = [6, 20];
+  const X = task(M, D);
+  const ctx = contextSamples(X, M, D, [{ kind: "noise", level: 0.8 }], 18, 8);
+  const scales = geometricScales(D);
+  assert.deepEqual(scales, [1, 2, 3, 4, 6, 8, 11, 16, 20]);
+  const fit = fitAhop(X, M, D, ctx, { epochs: 25, lr: 0.1, beta: 1, seed: 0, scales });
+  fit.params.w.forEach((v, k) => {
+    if (!scales.includes(k + 1)) assert.equal(v, 0, `w[${k}]`);
+  });
+  const dense = ahopLoss(fit.params, contextFootprints(X, M, D, ctx), 18, M, D, ctx.sources, 1);
+  assert.ok(
+    Math.abs(dense.loss - fit.losses.at(-1)!) < 1e-12,
+    `${dense.loss} vs ${fit.losses.at(-1)}`,
+  );
+  assert.ok(fit.losses.at(-1)! < fit.losses[0]);
+  assert.throws(
+    () => fitAhop(X, M, D, ctx, { epochs: 1, lr: 0.1, beta: 1, seed: 0, scales: [2, 2] }),
+    /must ascend within 1\.\.20/,
   );
 });

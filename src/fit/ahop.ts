@@ -86,6 +86,20 @@ export interface AhopFitSettings {
   lr: number;
   beta: number;
   seed: number;
+  /**
+   * The footprint scales k (1-based, ascending) that get a learned weight; w is 0 at the others.
+   * Default: every k = 1..D. geometricScales(D) gives a multi-scale footprint of about
+   * 2 log2(D) scales, whose fit stores and reads ~D / (2 log2 D) times fewer numbers.
+   */
+  scales?: number[];
+}
+
+/** Scales 1, 2, 3, 4, 6, 8, 11, 16, ... (ratio about sqrt(2)), always ending at D. */
+export function geometricScales(D: number): number[] {
+  const out: number[] = [];
+  for (let k = 1; k < D; k = Math.max(k + 1, Math.round(k * Math.SQRT2))) out.push(k);
+  out.push(D);
+  return out;
 }
 
 /** Context samples: queries and the index of the memory each was made from. */
@@ -97,7 +111,8 @@ export interface ContextSet {
 /**
  * The mean cross-entropy of softmax(beta s(X, x_n)) against source n over the context set, and
  * its gradient, from footprints precomputed per (sample, memory) pair (they do not depend on the
- * parameters): `fp` holds, for pair (n, i), the distance footprint then the product footprint.
+ * parameters): `fp` holds, for pair (n, i), the distance footprint then the product footprint at
+ * the D (here: the number of scales) scales that params.w weighs.
  */
 export function ahopLoss(
   params: AhopParams,
@@ -155,26 +170,30 @@ export function contextFootprints(
   M: number,
   D: number,
   context: ContextSet,
+  scales: number[] = Array.from({ length: D }, (_, k) => k + 1),
 ): Float64Array {
   const samples = context.sources.length;
-  const bytes = samples * M * 2 * D * 8;
+  const K = scales.length;
+  const bytes = samples * M * 2 * K * 8;
   if (bytes > 2 ** 31) {
     throw new RangeError(
-      `A-Hop's fit would keep ${samples} x ${M} x 2 x ${D} footprint numbers (${
+      `A-Hop's fit would keep ${samples} x ${M} x 2 x ${K} footprint numbers (${
         (bytes / 2 ** 30).toFixed(1)
-      } GiB): use fewer context samples or memories`,
+      } GiB): use fewer context samples, memories or footprint scales`,
     );
   }
-  const fp = new Float64Array(samples * M * 2 * D);
+  const fp = new Float64Array(samples * M * 2 * K);
   const dist = new Float64Array(D);
   const prod = new Float64Array(D);
   for (let n = 0; n < samples; n++) {
     const x = context.queries.subarray(n * D, (n + 1) * D);
     for (let i = 0; i < M; i++) {
       footprints(X, i * D, x, D, dist, prod);
-      const o = (n * M + i) * 2 * D;
-      fp.set(dist, o);
-      fp.set(prod, o + D);
+      const o = (n * M + i) * 2 * K;
+      for (let j = 0; j < K; j++) {
+        fp[o + j] = dist[scales[j] - 1];
+        fp[o + K + j] = prod[scales[j] - 1];
+      }
     }
   }
   return fp;
@@ -192,15 +211,23 @@ export function fitAhop(
   const samples = context.sources.length;
   const bad = context.sources.findIndex((s) => s < 0 || s >= M);
   if (bad >= 0) throw new RangeError(`context sample ${bad} names memory ${context.sources[bad]}`);
-  const fp = contextFootprints(X, M, D, context);
-  const params = initialAhop(D);
-  const n = D + 2;
+  const scales = settings.scales ?? Array.from({ length: D }, (_, k) => k + 1);
+  if (
+    scales.some((k, j) => !Number.isInteger(k) || k < 1 || k > D || (j > 0 && k <= scales[j - 1]))
+  ) {
+    throw new RangeError(`footprint scales must ascend within 1..${D}, got ${scales.join(", ")}`);
+  }
+  const K = scales.length;
+  const fp = contextFootprints(X, M, D, context, scales);
+  // The fit runs on the K learned weights; the result is spread back onto the D scales.
+  const fitted = initialAhop(K);
+  const n = K + 2;
   const m1 = new Float64Array(n);
   const m2 = new Float64Array(n);
   const [b1, b2, eps] = [0.9, 0.999, 1e-8];
   const losses: number[] = [];
   for (let t = 1; t <= settings.epochs; t++) {
-    const g = ahopLoss(params, fp, samples, M, D, context.sources, settings.beta);
+    const g = ahopLoss(fitted, fp, samples, M, K, context.sources, settings.beta);
     losses.push(g.loss);
     onProgress?.({ epoch: t, epochs: settings.epochs, loss: g.loss });
     const grad = [...g.w, g.a, g.b];
@@ -210,13 +237,15 @@ export function fitAhop(
       m1[j] = b1 * m1[j] + (1 - b1) * grad[j];
       m2[j] = b2 * m2[j] + (1 - b2) * grad[j] * grad[j];
       const step = (settings.lr * (m1[j] / c1)) / (Math.sqrt(m2[j] / c2) + eps);
-      if (j < D) params.w[j] -= step;
-      else if (j === D) params.a -= step;
-      else params.b -= step;
+      if (j < K) fitted.w[j] -= step;
+      else if (j === K) fitted.a -= step;
+      else fitted.b -= step;
     }
   }
-  losses.push(ahopLoss(params, fp, samples, M, D, context.sources, settings.beta).loss);
-  return { params, losses };
+  losses.push(ahopLoss(fitted, fp, samples, M, K, context.sources, settings.beta).loss);
+  const w = new Float64Array(D);
+  scales.forEach((k, j) => w[k - 1] = fitted.w[j]);
+  return { params: { w, a: fitted.a, b: fitted.b }, losses };
 }
 
 /** How a context sample is made from its memory (the variants A-Hop's summaries name). */
