@@ -250,9 +250,26 @@ export function fitAhop(
 
 /** How a context sample is made from its memory (the variants A-Hop's summaries name). */
 export interface Corruption {
-  /** noise: x + N(0, level^2) per entry; mask: each entry zeroed with probability level; bias: x + level. */
-  kind: "noise" | "mask" | "bias";
+  /**
+   * noise: x + N(0, level^2) per entry; mask: each entry zeroed with probability level; dropout:
+   * mask, and the survivors divided by 1 - level (torch.dropout in training mode); bias: x + level.
+   */
+  kind: "noise" | "mask" | "dropout" | "bias";
   level: number;
+}
+
+/** Entry (n, d) of a corrupted copy, from the counter RNG. */
+export function corruptEntry(v: number, c: Corruption, seed: number, n: number, d: number): number {
+  switch (c.kind) {
+    case "noise":
+      return v + c.level * gaussian(seed, n, d);
+    case "mask":
+      return uniform01(seed, n, d) < c.level ? 0 : v;
+    case "dropout":
+      return uniform01(seed, n, d) < c.level ? 0 : v / (1 - c.level);
+    case "bias":
+      return v + c.level;
+  }
 }
 
 /**
@@ -275,11 +292,7 @@ export function contextSamples(
     const c = corruptions[n % corruptions.length];
     for (let d = 0; d < D; d++) {
       const v = X[src * D + d];
-      queries[n * D + d] = c.kind === "noise"
-        ? v + c.level * gaussian(seed, n, d)
-        : c.kind === "mask"
-        ? (uniform01(seed, n, d) < c.level ? 0 : v)
-        : v + c.level;
+      queries[n * D + d] = corruptEntry(v, c, seed, n, d);
     }
   }
   return { queries, sources };

@@ -1,0 +1,297 @@
+// `deno task experiment:learned`: similarities learned from the memories (issue 12) against the
+// fixed ones, on Fashion-MNIST (Debian's dataset-fashion-mnist), through hopc's GPU runtime.
+//
+//   deno run -A bench/learned.ts [--M 10,20,30,50,100,200,500] [--seeds 3] [--claim-M 100]
+//                                [--methods dot,manhattan,...] [--out PATH] [--svg PATH]
+//
+// Part 1, U-Hop's capacity protocol (MATH.md 6.2, MAGICS-LAB/UHop memory_retrieval_max_loss.py):
+// M memories drawn at random (seeded) from the training images with pixels in [0, 1]; each is a
+// query once, corrupted as torch.dropout(x, 0.5, train=True) does (each pixel zeroed with
+// probability 0.5, the survivors doubled); one retrieval step at beta 1; the error of a query is
+// sum_pixels (clamp(x, 0, 1) - clamp(out, 0, 1))^2, averaged over the M queries, and the median
+// over the seeds is reported. The distance baselines score -distance (the authors' code feeds the
+// distance itself to softmax, which favours the farthest memory: MATH.md 6.2).
+//
+// Part 2, A-Hop's claim (MATH.md 7.6, from the paper's summaries): with queries corrupted by
+// masking (half the pixels zeroed), noise (N(0, 0.3^2)) or a bias (+0.3), which memory does each
+// method weigh most? Accuracy = share of queries whose largest weight is on their own memory.
+// A-Hop fits on context samples of the same corruption drawn with another seed.
+//
+// Learned methods print the smallest distance between two unit-normalized features of the
+// memories before and after their fit (A-Hop has no feature map).
+import { loadFashionMnist } from "./lib/fashion_mnist.ts";
+import { linePlot, panels, type Series } from "./lib/svg.ts";
+import { dateStamp } from "./lib/common.ts";
+import { checkText } from "../src/check.ts";
+import type { Model } from "../src/ir.ts";
+import type { Mat } from "../src/parts/types.ts";
+import { acquireDevice, type GpuContext } from "../src/runtime/device.ts";
+import { load } from "../src/runtime/retriever.ts";
+import { uniform01 } from "../src/parts/rng.ts";
+import {
+  type AhopParams,
+  ahopScores,
+  contextSamples,
+  corruptEntry,
+  type Corruption,
+  fitAhop,
+  geometricScales,
+} from "../src/fit/ahop.ts";
+import { footprintScores } from "../src/runtime/footprint.ts";
+
+/** U-Hop's capacity queries: torch.dropout(x, 0.5, train=True). */
+const DROPOUT: Corruption = { kind: "dropout", level: 0.5 };
+
+/** The fixed similarities, as .hop model fields (softmax, beta 1, one step). */
+export const FIXED: Record<string, string> = {
+  dot: "similarity dot",
+  manhattan: "similarity manhattan",
+  euclidean: "similarity euclidean",
+};
+
+export interface MethodResult {
+  /** B x D retrieved states. */
+  states: Float64Array;
+  /** For each query, the memory with the largest weight. */
+  top: number[];
+  /** Smallest pairwise distance of the normalized features before / after a fit, if any. */
+  separation?: { before: number; after: number };
+  /** Largest |GPU - float64| score of the first queries, relative to the largest |score|. */
+  check?: number;
+}
+
+/** U-Hop's error: sum over pixels of (clamp(x) - clamp(out))^2, for each query. */
+export function clampedErrors(X: Float64Array, out: ArrayLike<number>, B: number, D: number) {
+  const c = (v: number) => Math.min(1, Math.max(0, v));
+  return Array.from({ length: B }, (_, b) => {
+    let s = 0;
+    for (let d = 0; d < D; d++) s += (c(X[b * D + d]) - c(out[b * D + d])) ** 2;
+    return s;
+  });
+}
+
+function model(fields: string): Model {
+  const { models, diagnostics } = checkText(`model m { ${fields} }`, "bench/learned.ts");
+  if (!models.length) throw new Error(`${fields}: ${diagnostics.map((d) => d.message).join("; ")}`);
+  return models[0];
+}
+
+async function runHop(ctx: GpuContext, fields: string, X: Mat, Q: Mat): Promise<MethodResult> {
+  const r = await load(model(fields), X, ctx);
+  try {
+    const out = await r.retrieve(Q, { weights: true });
+    const M = X.rows;
+    const w = out.weights!;
+    const top = Array.from({ length: Q.rows }, (_, b) => {
+      let best = 0;
+      for (let i = 1; i < M; i++) if (w[b * M + i] > w[b * M + best]) best = i;
+      return best;
+    });
+    return { states: Float64Array.from(out.states), top };
+  } finally {
+    r.destroy();
+  }
+}
+
+/** A-Hop: scores by the GPU footprint kernel, then softmax and X^T p on the host (float64). */
+async function runAhop(
+  ctx: GpuContext,
+  params: AhopParams,
+  X: Mat,
+  Q: Mat,
+): Promise<MethodResult> {
+  const { rows: M, cols: D } = X;
+  const B = Q.rows;
+  const s = await footprintScores(ctx.device, ctx.limits, X.data, M, Q.data, B, D, params);
+  // The GPU's scores of the first two queries against the float64 reference.
+  let check = 0;
+  const want = new Float64Array(M);
+  for (let b = 0; b < Math.min(2, B); b++) {
+    ahopScores(params, X.data, M, D, Q.data.subarray(b * D, (b + 1) * D), want);
+    const scale = Math.max(...want.map(Math.abs));
+    for (let i = 0; i < M; i++) check = Math.max(check, Math.abs(s[b * M + i] - want[i]) / scale);
+  }
+  const states = new Float64Array(B * D);
+  const top: number[] = [];
+  for (let b = 0; b < B; b++) {
+    const row = s.subarray(b * M, (b + 1) * M);
+    let m = -Infinity, arg = 0;
+    row.forEach((v, i) => {
+      if (v > m) [m, arg] = [v, i];
+    });
+    top.push(arg);
+    let sum = 0;
+    const p = Array.from(row, (v) => {
+      const e = Math.exp(v - m);
+      sum += e;
+      return e;
+    });
+    for (let i = 0; i < M; i++) {
+      const w = p[i] / sum;
+      if (w === 0) continue;
+      for (let d = 0; d < D; d++) states[b * D + d] += w * X.data[i * D + d];
+    }
+  }
+  return { states, top, check };
+}
+
+function fitAhopFor(X: Mat, corruptions: Corruption[], seed: number) {
+  const t0 = performance.now();
+  const { rows: M, cols: D } = X;
+  const ctxSet = contextSamples(X.data, M, D, corruptions, 2 * M, seed);
+  const fit = fitAhop(X.data, M, D, ctxSet, {
+    epochs: 200,
+    lr: 0.1,
+    beta: 1,
+    seed,
+    scales: geometricScales(D),
+  });
+  return { params: fit.params, seconds: (performance.now() - t0) / 1000, losses: fit.losses };
+}
+
+/** Seeded choice of M distinct training images. */
+function draw(images: Float64Array, count: number, M: number, seed: number): Float64Array {
+  const D = 784;
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(uniform01(seed, 0x1ea7, i) * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const out = new Float64Array(M * D);
+  for (let m = 0; m < M; m++) out.set(images.subarray(order[m] * D, (order[m] + 1) * D), m * D);
+  return out;
+}
+
+/** A corrupted copy of the rows of X (D columns), from the counter RNG. */
+export function corrupt(X: Float64Array, D: number, c: Corruption, seed: number): Float64Array {
+  return X.map((v, k) => corruptEntry(v, c, seed, Math.floor(k / D), k % D));
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : fallback;
+}
+
+if (import.meta.main) {
+  const Ms = arg("--M", "10,20,30,50,100,200,500").split(",").map(Number);
+  const seeds = Number(arg("--seeds", "3"));
+  const claimM = Number(arg("--claim-M", "100"));
+  const methods = arg("--methods", [...Object.keys(FIXED), "ahop"].join(",")).split(",");
+  const ctx = await acquireDevice();
+  const { images, count } = await loadFashionMnist({ split: "train", limit: 10000 });
+  const D = 784;
+  const started = performance.now();
+  let ahopCheck = 0;
+
+  // Part 1: U-Hop's protocol.
+  const capacity: { method: string; M: number; error: number; errors: number[] }[] = [];
+  for (const M of Ms) {
+    const perMethod: Record<string, number[]> = {};
+    for (let seed = 1; seed <= seeds; seed++) {
+      const Xd = draw(images, count, M, seed);
+      const X = { rows: M, cols: D, data: Xd };
+      const Q = { rows: M, cols: D, data: corrupt(Xd, D, DROPOUT, 1000 + seed) };
+      for (const method of methods) {
+        const r = method === "ahop"
+          ? await runAhop(
+            ctx,
+            fitAhopFor(X, [DROPOUT], 2000 + seed).params,
+            X,
+            Q,
+          )
+          : await runHop(ctx, FIXED[method], X, Q);
+        ahopCheck = Math.max(ahopCheck, r.check ?? 0);
+        const errs = clampedErrors(Xd, r.states, M, D);
+        (perMethod[method] ??= []).push(errs.reduce((a, b) => a + b, 0) / M);
+      }
+    }
+    for (const method of methods) {
+      capacity.push({ method, M, error: median(perMethod[method]), errors: perMethod[method] });
+    }
+    console.log(
+      `M = ${M}: ` + methods.map((m) => `${m} ${median(perMethod[m]).toFixed(2)}`).join(", "),
+    );
+  }
+
+  // Part 2: A-Hop's claim.
+  const variants: [string, Corruption][] = [
+    ["masked 0.5", { kind: "mask", level: 0.5 }],
+    ["noise 0.3", { kind: "noise", level: 0.3 }],
+    ["bias +0.3", { kind: "bias", level: 0.3 }],
+  ];
+  const claim: { variant: string; method: string; accuracy: number; accuracies: number[] }[] = [];
+  for (const [name, c] of variants) {
+    const acc: Record<string, number[]> = {};
+    for (let seed = 1; seed <= seeds; seed++) {
+      const Xd = draw(images, count, claimM, 100 + seed);
+      const X = { rows: claimM, cols: D, data: Xd };
+      const Q = { rows: claimM, cols: D, data: corrupt(Xd, D, c, 3000 + seed) };
+      for (const method of methods) {
+        const r = method === "ahop"
+          ? await runAhop(ctx, fitAhopFor(X, [c], 4000 + seed).params, X, Q)
+          : await runHop(ctx, FIXED[method], X, Q);
+        ahopCheck = Math.max(ahopCheck, r.check ?? 0);
+        const right = r.top.filter((t, b) => t === b).length;
+        (acc[method] ??= []).push(right / claimM);
+      }
+    }
+    for (const method of methods) {
+      claim.push({ variant: name, method, accuracy: median(acc[method]), accuracies: acc[method] });
+    }
+    console.log(
+      `${name}: ` + methods.map((m) => `${m} ${median(acc[m]).toFixed(3)}`).join(", "),
+    );
+  }
+
+  const seconds = (performance.now() - started) / 1000;
+  const stamp = dateStamp(new Date());
+  const out = arg("--out", `bench/results/learned-${stamp}.json`);
+  const svg = arg("--svg", "bench/results/learned.svg");
+  await Deno.writeTextFile(
+    out,
+    JSON.stringify(
+      {
+        adapter: ctx.info,
+        protocol: {
+          capacity: "U-Hop (MATH.md 6.2): [0,1] Fashion-MNIST, dropout 0.5 queries, 1 step, beta 1",
+          claim: `A-Hop (MATH.md 7.6): M = ${claimM}, masked / noisy / biased queries, accuracy`,
+          seeds,
+        },
+        capacity,
+        claim,
+        ahopScoreCheck: ahopCheck,
+        seconds,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  const series: Series[] = methods.map((m) => ({
+    label: m,
+    x: Ms,
+    y: Ms.map((M) => capacity.find((c) => c.method === m && c.M === M)!.error),
+  }));
+  await Deno.writeTextFile(
+    svg,
+    panels([
+      linePlot({
+        title: "U-Hop protocol on Fashion-MNIST: error against M",
+        xLabel: "memories M",
+        yLabel: "mean summed squared error",
+        series,
+        logX: true,
+      }),
+    ], 1),
+  );
+  console.log(
+    `A-Hop GPU scores vs float64 (first 2 queries of each run): ${
+      ahopCheck.toExponential(1)
+    } relative`,
+  );
+  console.log(`wrote ${out} and ${svg} (${seconds.toFixed(0)} s)`);
+}
