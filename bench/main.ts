@@ -29,7 +29,8 @@
 // cells are skipped when predicted to take over a minute each, unless --full.
 import { acquireDevice } from "../src/runtime/device.ts";
 import { stderrProgress } from "../src/cli/progress.ts";
-import { load, type Retriever } from "../src/runtime/retriever.ts";
+import { load, type Retriever, type RunChoices } from "../src/runtime/retriever.ts";
+import { nothingToTune, tune } from "../src/runtime/tune.ts";
 import { retrieveReference } from "../src/reference/interpreter.ts";
 import { loopBudgetFor } from "../src/runtime/blocked/plan.ts";
 import type { Mat } from "../src/parts/types.ts";
@@ -78,6 +79,11 @@ interface Options {
   steps: number[];
   /** MiB the load-rate kernel sums. */
   loadMib: number;
+  /**
+   * Seconds of `hopc tune` per candidate before each cell (0: none, hopc runs the rules' plan or a
+   * cached tuned one): the cell then times the tuner's winner.
+   */
+  tune: number;
 }
 
 const USAGE = `usage: deno run -A bench/main.ts [options]
@@ -95,6 +101,8 @@ const USAGE = `usage: deno run -A bench/main.ts [options]
   --budget S           cut down or skip cells predicted to end the run after S seconds (default
                        1440 on a CPU adapter, none on a GPU or with --full)
   --load-mib N         MiB the load-rate kernel sums (default 64)
+  --tune S             tune each cell's model first (S seconds per candidate, as hopc tune
+                       --min-time) and time the winner; the table's plan column says which
   --no-ort             skip onnxruntime-web
   --no-reference       skip the float64 checks`;
 
@@ -111,6 +119,7 @@ function parseArgs(args: string[]): Options {
     budget: NaN, // decided in main: 1440 s on a CPU adapter, unlimited otherwise or with --full
     steps: [1, 8],
     loadMib: 64,
+    tune: 0,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -172,6 +181,10 @@ function parseArgs(args: string[]): Options {
       case "--load-mib":
         o.loadMib = Number(value());
         if (!(o.loadMib > 0)) fail("--load-mib wants a positive number");
+        break;
+      case "--tune":
+        o.tune = Number(value());
+        if (!(o.tune > 0)) fail("--tune wants seconds per candidate, e.g. 0.5");
         break;
       case "--no-ort":
         o.ort = false;
@@ -284,7 +297,8 @@ export interface Cell extends Shape {
   flop: number;
   /** ok: hopc agrees with the reference; FAILED: it does not; error / skipped: hopc did not run. */
   status: "ok" | "FAILED" | "error" | "unchecked" | "skipped";
-  hopc: PathResult & { plan?: PlanInfo };
+  /** `tuned`: the tuner's winner, under --tune. */
+  hopc: PathResult & { plan?: PlanInfo; tuned?: string };
   unfused: PathResult & { gemm?: GemmVariant };
   ort: PathResult;
   /** The float64 reference on the checked queries (ms of one call). */
@@ -647,7 +661,14 @@ async function main(): Promise<void> {
       const timed: InterleavedPath[] = [];
       if (active.has("hopc")) {
         try {
-          r = await load(model, X, ctx);
+          let choices: RunChoices = {};
+          if (opts.tune > 0 && !nothingToTune(model)) {
+            const t = await tune(model, shape, ctx, { minTime: opts.tune });
+            const w = t.winner.choices;
+            choices = w.blocked ? { ...w, blocked: { ...w.blocked, source: "tuned" } } : w;
+            cell.hopc.tuned = t.winner.label;
+          }
+          r = await load(model, X, ctx, choices);
           cell.hopc.plan = planInfo(r);
           const rr = r;
           timed.push({ name: "hopc", fn: async () => (await rr.retrieve(Q)).states });
@@ -893,7 +914,7 @@ function pathCell(p: PathResult): [string, string] {
 function planText(p?: PlanInfo): string {
   if (!p) return "";
   return p.schedule
-    ? `${p.schedule} q${p.queriesPerThread} r${p.rowBlock} ${p.source}`
+    ? `${p.schedule} q${p.queriesPerThread} r${p.rowBlock} wg${p.workgroupSize} ${p.source}`
     : `${p.kernel} ${p.source}`;
 }
 

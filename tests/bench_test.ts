@@ -348,3 +348,35 @@ gpuTest(
     }
   },
 );
+
+gpuTest("bench/main.ts --tune: each cell times the tuner's winner and says so", async () => {
+  const out = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    const cmd = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../bench/main.ts", import.meta.url).pathname,
+        ...["--shapes", "40x12x6", "--steps", "1", "--only", "softmax,sparsemax"],
+        ...["--min-time", "0", "--load-mib", "1", "--no-ort", "--tune", "0.01", "--out", out],
+      ],
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { HOPC_PLAN_CACHE: `${out}.plans.json` },
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const { code, stdout, stderr } = await cmd.output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    assert.match(new TextDecoder().decode(stdout), / tuned +\|/);
+    const report = JSON.parse(await Deno.readTextFile(out));
+    assert.equal(report.cells.length, 2);
+    for (const c of report.cells) {
+      assert.equal(c.status, "ok");
+      assert.equal(typeof c.hopc.tuned, "string", c.normalizer);
+      assert.equal(c.hopc.plan.source, "tuned", c.normalizer);
+      assert.ok(c.hopc.check.relErr <= c.hopc.check.tol, c.normalizer);
+    }
+  } finally {
+    await Deno.remove(out).catch(() => {});
+  }
+});
