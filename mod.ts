@@ -57,6 +57,8 @@ export {
   type Retriever,
 } from "./src/library/run.ts";
 export { type Matrix, matrix } from "./src/library/matrix.ts";
+export { decodeFit, encodeFit, type StoredFit } from "./src/fit/store.ts";
+export type { FitProgress, FitResult, FitSettings } from "./src/fit/fit.ts";
 export { encodeNpy } from "./src/io/npy.ts";
 export { type Diagnostic, HopError, NoAdapterError } from "./src/diagnostics.ts";
 export { acquireDevice, type GpuContext, releaseDevice } from "./src/runtime/device.ts";
