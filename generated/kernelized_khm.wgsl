@@ -1,9 +1,9 @@
 // hopc retrieval kernels for model `kernelized_khm` (examples/learned.hop): query-blocked plan
 //
 //   scores  = beta * similarity(X, q)     beta = 4; s_i = <phi(x_i), W q + b> = K_i . q + c_i, K_i = W^T phi(x_i), c_i = phi(x_i) . b (host, at load)
+//             the key rows K and their host aux c, from the map fitted at load (float64, on
+//             the host), replace X in the scores; the readout reads the memories
 //   weights = p = softmax(s)
-//             K_i = W^T phi(x_i), c_i = phi(x_i) . b: the key rows and their host aux, from the
-//             map fitted at load (float64, on the host); the readout reads the memories
 //   q       = post(X^T weights)           q = z
 //   steps   = until |q_t - q_{t-1}| < 0.0001, at most 10
 //

@@ -1,9 +1,9 @@
 // hopc retrieval kernels for model `uhop_mean` (examples/learned.hop): query-blocked plan
 //
 //   scores  = beta * similarity(X, q)     beta = 1; s_i = <W x_i, W q> = K_i . q, K_i = W^T W x_i (host, at load)
+//             the key rows K and their host aux c, from the map fitted at load (float64, on
+//             the host), replace X in the scores; the readout reads the memories
 //   weights = p = [(alpha - 1) s - tau]_+^(1/(alpha - 1)), sum p = 1, alpha = 2
-//             K_i = W^T phi(x_i), c_i = phi(x_i) . b: the key rows and their host aux, from the
-//             map fitted at load (float64, on the host); the readout reads the memories
 //   q       = post(X^T weights)           q = z
 //   steps   = 1
 //

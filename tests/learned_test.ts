@@ -268,6 +268,18 @@ Deno.test("properties: uhop with a saved W = I is dot similarity (any entropy, p
   }
 });
 
+Deno.test("energy: none is reported for a learned similarity (no CCCP step of it)", () => {
+  const { X, Q } = data(8, 3, 2, 3);
+  for (
+    const f of ["similarity uhop(epochs = 3)", "similarity kernelized(dim = 4) separation linear"]
+  ) {
+    const out = retrieveReference(model(`${f} steps 2`), X, Q);
+    assert.ok(out.trace.every((t) => t.energy.every((e) => e === null)), f);
+  }
+  // The dot model beside it has one.
+  assert.ok(retrieveReference(model("steps 2"), X, Q).trace[0].energy.every((e) => e !== null));
+});
+
 Deno.test("data: learned similarities take signed memories; fewer than 2 memories is an error", () => {
   const { X, Q } = data(6, 3, 2, 5, true);
   const out = retrieveReference(model("similarity kernelized(dim = 4)"), X, Q);
@@ -519,9 +531,17 @@ gpuTest(
 // The command line.
 
 async function hopc(...argv: string[]) {
-  const out: string[] = [], err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
+  const out: string[] = [], err: string[] = [], status: string[] = [];
+  const code = await main(argv, {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    progress: () => ({
+      update: (t) => status.push(t),
+      line: (t) => err.push(t),
+      done: () => {},
+    }),
+  });
+  return { code, out: out.join("\n"), err: err.join("\n"), status };
 }
 
 const SOURCE = `model u {
@@ -589,6 +609,11 @@ Deno.test("cli: --save-fit writes the fit, --fit reuses it (cpu), with fit progr
       const b = await hopc(...base, "--model", name, "-o", f.out2, "--fit", f.fit);
       assert.equal(b.code, 0, b.err);
       assert.doesNotMatch(b.err, /fitted/);
+      // The fit's progress: one status per epoch, with its loss; none for a saved fit.
+      const epochs = name === "u" ? 20 : 1;
+      assert.equal(a.status.length, epochs, a.status.join("\n"));
+      assert.match(a.status[epochs - 1], new RegExp(`epoch ${epochs}/${epochs}, loss -?\\d`));
+      assert.deepEqual(b.status, []);
       assert.deepEqual(await read(f.out), await read(f.out2));
       const ref = retrieveReference(m, X, Q).states.data;
       // The output .npy is float32.

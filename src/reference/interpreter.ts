@@ -223,7 +223,9 @@ function loadDiscrete(
   // bias (MATH.md 0). Masks that depend on q (topk) or on the query index break the CCCP
   // argument, and other similarities have no such energy: those report null.
   // A projected readout or a relaxed step is no CCCP step of this energy: none is reported.
-  const plain = R === X && (model.relax ?? 1) === 1;
+  // A learned similarity's scores (`score`) are dot products of fitted features, not of the
+  // memories the update reads: no energy either.
+  const plain = R === X && (model.relax ?? 1) === 1 && !score;
   const hasEnergy = plain && model.mask.kind === "none" &&
     (model.similarity.kind === "dot" ||
       (model.similarity.kind === "euclidean" && entropy.shiftInvariant));

@@ -48,14 +48,14 @@ export function blockedParts(model: Model): BlockedParts | null {
     separation
       ? `  scores  = similarity(X, q)            no beta (separation ${model.separation.kind}); ${sim.math}`
       : `  scores  = beta * similarity(X, q)     beta = ${scored.beta}; ${sim.math}`,
-    ...(mask.kind !== "none" ? [`  mask    = ${mask.math}`] : []),
-    `  weights = ${ent.math}`,
     ...(isLearned(model.similarity)
       ? [
-        `            K_i = W^T phi(x_i), c_i = phi(x_i) . b: the key rows and their host aux, from the`,
-        `            map fitted at load (float64, on the host); the readout reads the memories`,
+        `            the key rows K and their host aux c, from the map fitted at load (float64, on`,
+        `            the host), replace X in the scores; the readout reads the memories`,
       ]
       : []),
+    ...(mask.kind !== "none" ? [`  mask    = ${mask.math}`] : []),
+    `  weights = ${ent.math}`,
     ...(model.readout?.kind === "project"
       ? [
         `  q       = post(R^T weights)           ${post.math}; readout ${describe(model.readout)}:`,
