@@ -494,3 +494,50 @@ export function projectRows(spec: ProjectSpec, X: HostMat, H: HostMat | null): H
   }
   return { rows: M, cols: D, data: out };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Learned similarities (uhop, kernelized; src/parts/similarity/learned.ts): the GPU's key rows.
+
+/**
+ * With the fitted map phi(x) = W x + b (W: F x D row-major, b: F or none), the scores
+ * s_i = <phi(x_i), phi(q)> = K_i . q + c_i with the key rows K_i = W^T phi(x_i) (D numbers) and
+ * the biases c_i = phi(x_i) . b (0 without b), for the memories X (M x D, after the input
+ * post-transform), in float64. The GPU stores K in place of the memories and c as each memory's
+ * host aux; the readout still reads X.
+ */
+export function learnedKeys(
+  W: ArrayLike<number>,
+  b: ArrayLike<number> | null | undefined,
+  F: number,
+  X: HostMat,
+): { keys: HostMat; bias: Float64Array } {
+  const M = X.rows, D = X.cols;
+  if (W.length !== F * D) {
+    throw new RangeError(`the fitted W must be F x D = ${F} x ${D} numbers, got ${W.length}`);
+  }
+  if (b && b.length !== F) {
+    throw new RangeError(`the fitted b must be F = ${F} numbers, got ${b.length}`);
+  }
+  const keys = new Float64Array(M * D);
+  const bias = new Float64Array(M);
+  const phi = new Float64Array(F);
+  for (let i = 0; i < M; i++) {
+    const x = i * D;
+    for (let f = 0; f < F; f++) {
+      let s = b ? b[f] : 0;
+      const w = f * D;
+      for (let d = 0; d < D; d++) s += W[w + d] * X.data[x + d];
+      phi[f] = s;
+    }
+    let c = 0;
+    for (let f = 0; f < F; f++) {
+      const p = phi[f];
+      if (b) c += p * b[f];
+      if (p === 0) continue;
+      const w = f * D;
+      for (let d = 0; d < D; d++) keys[x + d] += p * W[w + d];
+    }
+    bias[i] = c;
+  }
+  return { keys: { rows: M, cols: D, data: keys }, bias };
+}

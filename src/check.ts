@@ -644,6 +644,14 @@ function checkCombinations(p: Parts, checker: ModelChecker, model: Span): void {
         : "features similarity never forms one weight per memory, so it cannot read projected rows",
     );
   }
+  const learned = p.similarity.kind === "uhop" || p.similarity.kind === "kernelized";
+  if (continuous && learned) {
+    checker.error(
+      at("similarity"),
+      `\`similarity ${p.similarity.kind}\` cannot be combined with continuous memory`,
+      "a learned similarity fits its feature map to the memory rows; continuous memory scores a fitted signal over t instead",
+    );
+  }
   if (continuous && features) {
     checker.error(
       at("similarity"),

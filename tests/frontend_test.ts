@@ -78,6 +78,8 @@ Deno.test("examples cover every family named in LANGUAGE.md", () => {
     "similarity euclidean",
     "similarity manhattan",
     "similarity features",
+    "similarity uhop",
+    "similarity kernelized",
     "map positive",
     "map elu",
     "map relu",

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { checkText } from "../src/check.ts";
 import { emitModels, runtimeFiles } from "../src/compile/emit.ts";
 import { gpuUnsupported } from "../src/plan/plan.ts";
-import { retrieveReference } from "../src/reference/interpreter.ts";
+import { loadReference, retrieveReference } from "../src/reference/interpreter.ts";
 import { acquireDevice } from "../src/runtime/device.ts";
 
 const root = new URL("../", import.meta.url);
@@ -158,4 +158,33 @@ Deno.test("a generated CDAM module takes the memory graph at load (readout proje
   const scale = Math.max(...ref.states.data.map(Math.abs));
   const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
   assert.ok(err <= 1e-4 * scale, `max error ${err} vs scale ${scale}`);
+});
+
+Deno.test("a generated learned-similarity module takes the fitted map at load (uhop, kernelized)", async () => {
+  const ctx = await acquireDevice();
+  const text = await Deno.readTextFile(new URL("examples/learned.hop", root));
+  const models = checkText(text, "examples/learned.hop").models;
+  const M = 24, D = 6, B = 3;
+  const X = Float64Array.from({ length: M * D }, (_, i) => Math.sin(1.3 * i));
+  const Q = Float64Array.from({ length: B * D }, (_, i) => X[i] + 0.1 * Math.cos(2.9 * i));
+  const Xm = { rows: M, cols: D, data: X }, Qm = { rows: B, cols: D, data: Q };
+  for (const name of ["uhop_max", "kernelized_khm"]) {
+    const model = models.find((m) => m.name === name)!;
+    const mod = await import(new URL(`generated/${name}.ts`, root).href);
+    await assert.rejects(() => mod.load(ctx.device, X, M, D), /give its fitted map at load/);
+    // The fit the compiler's load makes (the generated module does not fit).
+    const loaded = loadReference(model, Xm);
+    const { weight: W, bias: b } = loaded.fit!.result.map;
+    await assert.rejects(
+      () => mod.load(ctx.device, X, M, D, { fit: { W: W.subarray(1), b } }),
+      /the fitted map must be/,
+    );
+    const memory = await mod.load(ctx.device, X, M, D, { fit: { W, b } });
+    const { states } = await memory.retrieve(Q, B);
+    memory.destroy();
+    const ref = retrieveReference(model, Xm, Qm, loaded);
+    const scale = Math.max(...ref.states.data.map(Math.abs));
+    const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
+    assert.ok(err <= 1e-4 * Math.max(scale, 1), `${name}: max error ${err} vs scale ${scale}`);
+  }
 });

@@ -549,12 +549,14 @@ Deno.test("registry: every IR kind maps to a part of that kind", () => {
     "euclidean",
     "features",
     "js",
+    "kernelized",
     "kl",
     "manhattan",
     "normalized_dot",
     "reciprocal_euclidean",
     "reciprocal_manhattan",
     "reverse_kl",
+    "uhop",
   ]);
   assert.deepEqual(Object.keys(masks).sort(), ["none", "random", "topk"]);
   const s = F([2, 1, -2]);

@@ -174,7 +174,15 @@ export class BlockedRetrieval {
     const wgsl = assemble(parts, plan);
     const compiled = await compile(device, parts.name, wgsl, entryPoints(parts, plan));
     const transform = parts.post.transformsInputs && !opts.memoriesTransformed;
-    const needsPrepare = transform || parts.sim.memoryAux !== "none";
+    // A host aux (the learned similarities' biases) is given, never computed: no prepare pass
+    // runs for it, and none may transform the rows it belongs to.
+    const hostGiven = parts.sim.memoryAux === "host";
+    if (hostGiven && (transform || !opts.hostAux || opts.hostAux.length !== M)) {
+      throw new RangeError(
+        `model \`${parts.name}\` scores with per-memory numbers from the host: give M = ${M} of them (hostAux) with rows already transformed`,
+      );
+    }
+    const needsPrepare = transform || (parts.sim.memoryAux !== "none" && !hostGiven);
     const values = valueRows(parts, M);
     const R = parts.readout === "rows" ? opts.readoutRows : undefined;
     if (parts.readout === "rows" && (!R || R.length !== M * D)) {
@@ -218,13 +226,21 @@ export class BlockedRetrieval {
         device.queue.writeBuffer(raw, 0, padRows(X, rows, D, plan.d4, row0));
         device.queue.writeBuffer(raw, keyBytes, padRows(R, rows, D, plan.d4, row0));
       } else device.queue.writeBuffer(raw, 0, padRows(X, stored, D, plan.d4, row0));
-      const auxLength = Math.max(rows, opts.hostAux?.length ?? 0);
+      const auxLength = hostGiven ? rows : Math.max(rows, opts.hostAux?.length ?? 0);
       const aux = device.createBuffer({
         label: "hopc memory aux",
         size: Math.max(16, Math.ceil(auxLength / 4) * 16),
         usage: STORAGE,
       });
-      if (opts.hostAux) device.queue.writeBuffer(aux, 0, Float32Array.from(opts.hostAux));
+      // A per-memory host aux is sliced by chunk (row r of this chunk is memory row0 + r); the
+      // projected families' numbers belong to their single chunk whole.
+      if (hostGiven) {
+        device.queue.writeBuffer(
+          aux,
+          0,
+          Float32Array.from(Array.prototype.slice.call(opts.hostAux, row0, row0 + rows)),
+        );
+      } else if (opts.hostAux) device.queue.writeBuffer(aux, 0, Float32Array.from(opts.hostAux));
       if (!needsPrepare) {
         chunks.push({ row0, rows, memories: raw, aux });
         continue;

@@ -8,8 +8,10 @@
  * A per-row / per-query number a similarity needs, computed from the vector v by the same WGSL for
  * memories (at load) and states (every step): `norm` |v|, `half_sq_norm` |v|^2 / 2, `l1` sum |v_j|,
  * `inv_sum` 1 / sum v_j (0 when the sum is not positive: a vector with no distribution).
+ * `host`: a per-memory number given by the host at load (the learned similarities' bias
+ * c_i = phi(x_i) . b), never computed on the GPU; memories only (no query has one).
  */
-export type AuxKind = "none" | "norm" | "half_sq_norm" | "l1" | "inv_sum";
+export type AuxKind = "none" | "norm" | "half_sq_norm" | "l1" | "inv_sum" | "host";
 
 /** A model's math as WGSL snippets (from the part modules in src/parts/, at compile time). */
 export interface BlockedParts {

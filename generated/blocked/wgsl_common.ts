@@ -35,6 +35,9 @@ export function auxWgsl(
         chunk: (v) => `dot(${v}, vec4<f32>(1.0))`,
         final: (s) => `select(0.0, 1.0 / ${s}, ${s} > 0.0)`,
       };
+    case "host":
+      // Given by the host at load; the prepare pass never writes it (BlockedRetrieval.load).
+      return { label: "given by the host", chunk: (v) => `dot(${v}, ${v})`, final: (s) => s };
     case "none":
       return { label: "none needed", chunk: (v) => `dot(${v}, ${v})`, final: (s) => s };
   }

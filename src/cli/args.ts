@@ -31,6 +31,10 @@ export interface ParsedArgs {
   clamp?: string;
   /** The memory graph [M, M] of `readout project` (CDAM). */
   graph?: string;
+  /** A saved fit of a learned similarity to use instead of fitting (`--fit F.npz`). */
+  fit?: string;
+  /** Where to write the learned similarity's fit (`--save-fit F.npz`). */
+  saveFit?: string;
   device?: "gpu" | "cpu";
   /** `compile -o DIR`. */
   outDir?: string;
@@ -81,6 +85,8 @@ const OPTIONS: Record<string, { value: boolean; commands: readonly string[] }> =
   "--values": { value: true, commands: ["retrieve"] },
   "--clamp": { value: true, commands: ["retrieve"] },
   "--graph": { value: true, commands: ["retrieve"] },
+  "--fit": { value: true, commands: ["retrieve"] },
+  "--save-fit": { value: true, commands: ["retrieve"] },
   "--device": { value: true, commands: ["retrieve", "recall"] },
   "--mode": { value: true, commands: ["recall"] },
   "--start": { value: true, commands: ["recall"] },
@@ -276,6 +282,12 @@ export function parseArgs(argv: string[]): ParsedArgs {
         (out.recall ??= {})[spec.field] = n as never;
         break;
       }
+      case "--fit":
+        out.fit = value;
+        break;
+      case "--save-fit":
+        out.saveFit = value;
+        break;
       case "--device":
         if (value !== "gpu" && value !== "cpu") {
           throw new UsageError(`--device wants gpu or cpu, got \`${value}\``);

@@ -9,7 +9,7 @@ import type { GpuContext } from "../runtime/device.ts";
 import { load } from "../runtime/retriever.ts";
 import { syntheticData } from "../runtime/tune.ts";
 import { relativeError, timeCalls } from "../runtime/timing.ts";
-import { retrieveReference } from "../reference/interpreter.ts";
+import { loadReference, retrieveReference } from "../reference/interpreter.ts";
 import { syntheticGraph } from "../extras.ts";
 import type { Progress } from "./progress.ts";
 
@@ -87,7 +87,9 @@ export async function bench(
     progress.update("hopc: bench: float64 reference");
     const nq = Math.min(CHECKED_QUERIES, B);
     const Qc = { rows: nq, cols: D, data: Q.data.slice(0, nq * D) };
-    const exact = retrieveReference(run, X, Qc, undefined, { graph }).states.data;
+    // A learned similarity's reference uses the load's fit (made once, not again here).
+    const loaded = loadReference(run, X, { graph, fit: r.fit ?? undefined });
+    const exact = retrieveReference(run, X, Qc, loaded, { graph }).states.data;
     const error = [...first.states.subarray(0, nq * D)].every(Number.isFinite)
       ? relativeError(first.states, exact, nq * D)
       : Infinity;

@@ -17,12 +17,16 @@ import { checkShapes, checkValues } from "../shapes.ts";
 import { checkExtras, checkGraph, type Extras } from "../extras.ts";
 import {
   loadReference,
+  prepareMemories,
   type RetrievalOutput,
   retrieveReference,
 } from "../reference/interpreter.ts";
 import { acquireDevice } from "../runtime/device.ts";
 import { load } from "../runtime/retriever.ts";
 import { traceOnGpu } from "../runtime/trace.ts";
+import { modelFit, type ModelFitOptions } from "../fit/model_fit.ts";
+import { decodeFit, encodeFit, type StoredFit } from "../fit/store.ts";
+import { isLearned } from "../parts/similarity/learned.ts";
 import { checkTunable, entryOf, tune, writeTuned } from "../runtime/tune.ts";
 import { gpuUnsupported, makePlan } from "../plan/plan.ts";
 import { planForAdapter } from "../plan/adapter.ts";
@@ -52,7 +56,8 @@ usage:
   hopc explain FILE.hop [--model NAME] [--emit ast|ir|plan|wgsl] [--shape M,D] [--set NAME=VALUE]...
   hopc retrieve FILE.hop --memories X.npy --queries Q.npy -o OUT.npy
                 [--model NAME] [--set NAME=VALUE]... [--device gpu|cpu]
-                [--weights W.npy] [--trace T.json] [--values V.npy] [--clamp C.npy] [--graph A.npy] [--json]
+                [--weights W.npy] [--trace T.json] [--values V.npy] [--clamp C.npy] [--graph A.npy]
+                [--fit F.npz] [--save-fit F.npz] [--json]
   hopc tune FILE.hop --shape M,D,B [--model NAME] [--min-time S] [--set NAME=VALUE]... [--json]
                 (times every kernel choice on this adapter, caches the fastest; cache file:
                  $HOPC_PLAN_CACHE, else $XDG_CACHE_HOME/hopc/plans.json or ~/.cache/hopc/plans.json)
@@ -245,38 +250,82 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   checkExtras(model, shapes, extras, { values: args.values ?? "", clamp: args.clamp ?? "" });
   checkGraph(model, shapes.M, extras.graph, args.graph ?? "graph");
 
+  // A learned similarity's map: a saved fit (--fit), or fitted at load with progress per epoch.
+  const learned = isLearned(model.similarity);
+  if (args.saveFit && !learned) {
+    throw inputError(
+      args.saveFit,
+      `model \`${model.name}\` has no learned similarity (it is \`${model.similarity.kind}\`): there is no fit to save`,
+      "--save-fit belongs to a model with `similarity uhop(...)` or `similarity kernelized(...)`",
+    );
+  }
+  const given = args.fit ? await readFit(args.fit) : undefined;
+  const progress = learned && !given ? progressOf(io) : undefined;
+  const fitOptions: ModelFitOptions = {
+    fit: given,
+    file: args.fit,
+    onProgress: progress &&
+      ((p) =>
+        progress.update(
+          `hopc: fitting ${model.similarity.kind}: epoch ${p.epoch}/${p.epochs}, loss ${
+            p.loss.toPrecision(6)
+          }`,
+        )),
+  };
+  let fit: StoredFit | null = null;
+
   const perMemory = args.weights !== undefined || args.trace !== undefined;
   const device = await chooseDevice(model, args.device, io, perMemory);
   let result: RetrievalOutput;
-  if (device === "cpu") {
-    const wanted = args.weights !== undefined || args.trace !== undefined;
-    result = retrieveReference(
-      model,
-      X,
-      Q,
-      loadReference(model, X, { weights: wanted, graph: extras.graph }),
-      extras,
-    );
-  } else if (args.trace) {
-    result = await traceOnGpu(model, X, Q, undefined, extras);
-  } else {
-    const r = await load(model, X, undefined, {}, { graph: extras.graph });
-    try {
-      const out = await r.retrieve(Q, { weights: args.weights !== undefined, ...extras });
-      const cols = out.states.length / Q.rows; // D, or Dv with values
-      result = {
-        states: { rows: Q.rows, cols, data: Float64Array.from(out.states) },
-        weights: {
-          rows: Q.rows,
-          cols: out.weights ? out.weights.length / Q.rows : 0,
-          data: Float64Array.from(out.weights ?? []),
-        },
-        stepsRun: Array.from(out.stepsRun),
-        trace: [],
-      };
-    } finally {
-      r.destroy();
+  try {
+    if (device === "cpu") {
+      const wanted = args.weights !== undefined || args.trace !== undefined;
+      const loaded = loadReference(model, X, {
+        weights: wanted,
+        graph: extras.graph,
+        ...fitOptions,
+      });
+      fit = loaded.fit ?? null;
+      result = retrieveReference(model, X, Q, loaded, extras);
+    } else if (args.trace) {
+      // The fit is made once (in the reference's load) and shared with the GPU's.
+      const shared = learned && !given
+        ? modelFit(model, prepareMemories(model, X), fitOptions) ?? undefined
+        : given;
+      fit = shared ?? null;
+      result = await traceOnGpu(model, X, Q, undefined, extras, { fit: shared, file: args.fit });
+    } else {
+      const r = await load(model, X, undefined, {}, { graph: extras.graph, ...fitOptions });
+      fit = r.fit;
+      try {
+        const out = await r.retrieve(Q, { weights: args.weights !== undefined, ...extras });
+        const cols = out.states.length / Q.rows; // D, or Dv with values
+        result = {
+          states: { rows: Q.rows, cols, data: Float64Array.from(out.states) },
+          weights: {
+            rows: Q.rows,
+            cols: out.weights ? out.weights.length / Q.rows : 0,
+            data: Float64Array.from(out.weights ?? []),
+          },
+          stepsRun: Array.from(out.stepsRun),
+          trace: [],
+        };
+      } finally {
+        r.destroy();
+      }
     }
+  } finally {
+    progress?.done();
+  }
+  if (fit && !given && progress) {
+    const l = fit.result.losses;
+    io.err(
+      `hopc: fitted ${model.similarity.kind} on ${fit.result.fitted} memories: loss ${
+        l[0]?.toPrecision(6)
+      } -> ${l[l.length - 1]?.toPrecision(6)}, min separation ${
+        fit.result.separation.before.toPrecision(4)
+      } -> ${fit.result.separation.after.toPrecision(4)}`,
+    );
   }
 
   // Overflow (huge data times beta) must not pass for a result.
@@ -307,6 +356,7 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
     written.push(path);
   };
   if (args.weights) await put(args.weights, encodeNpy(result.weights));
+  if (args.saveFit && fit) await put(args.saveFit, encodeFit(fit));
   if (args.trace) {
     const trace = {
       model: model.name,
@@ -600,4 +650,15 @@ async function compile(args: ParsedArgs, sources: Map<string, string>, io: Io): 
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));
+}
+
+/** A saved fit (`--fit F.npz`), with errors naming the file. */
+async function readFit(path: string): Promise<StoredFit> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw inputError(path, `cannot read the fit: ${(e as Error).message}`);
+  }
+  return decodeFit(bytes, path);
 }

@@ -74,6 +74,19 @@ function moduleText(model: Model, sourceName: string, wgsl: string, spec: object
 //   // readout project: the memory graph A (M x M, entries >= 0; [i, j] the edge i -> j)
 //   // goes to the load: await load(device, X, M, D, { graph: A })`
       : ""
+  }${
+    model.similarity.kind === "uhop" || model.similarity.kind === "kernelized"
+      ? `
+//   // similarity ${model.similarity.kind}: its fitted map phi(x) = W x${
+        model.similarity.kind === "kernelized" ? " + b" : ""
+      } goes to the load (this module
+//   // does not fit; \`hopc retrieve --save-fit F.npz\` or the library's retriever.fit make one):
+//   // await load(device, X, M, D, { fit: { W${
+        model.similarity.kind === "kernelized" ? ", b" : ""
+      } } })   // W: F x D row-major${
+        model.similarity.kind === "kernelized" ? ", b: F" : " (F = D)"
+      }`
+      : ""
   }
 import { type KernelSpec, type Loaded, type LoadOptions, Retrieval } from "./${RUNTIME_FILE}";
 

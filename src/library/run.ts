@@ -16,6 +16,8 @@ import { describeAdapter, type GpuContext, LIMIT_NAMES } from "../runtime/device
 import type { DeviceLimits } from "../runtime/device.ts";
 import { load as loadRuntime, type RunContext } from "../runtime/retriever.ts";
 import { checkExtras } from "../extras.ts";
+import type { StoredFit } from "../fit/store.ts";
+import type { FitProgress } from "../fit/fit.ts";
 import { pipelineStats } from "../runtime/standalone.ts";
 import { blockedStats } from "../runtime/blocked/run.ts";
 import type { CompiledModel } from "./compile.ts";
@@ -62,6 +64,14 @@ export interface LoadOptions {
    * D^-1/2 A D^-1/2, from which the readout rows a X + h H^T X - c mean(X) are computed.
    */
   graph?: Matrix;
+  /**
+   * A learned similarity's (uhop, kernelized) saved fit, used instead of fitting at load:
+   * `retriever.fit` of an earlier load, or `decodeFit` of a file `hopc retrieve --save-fit`
+   * wrote. Checked against the model's similarity settings and D.
+   */
+  fit?: StoredFit;
+  /** Called once per epoch while a learned similarity is fitted at load. */
+  onFitProgress?: (p: FitProgress) => void;
 }
 
 /** What a retrieve call returns. */
@@ -84,6 +94,11 @@ export interface Retriever {
   /** Bytes its memories occupy on the device. */
   readonly deviceBytes: number;
   readonly shapes: { M: number; D: number };
+  /**
+   * The fit of a learned similarity (uhop, kernelized), made at this load or the one given;
+   * null for other models. `encodeFit(retriever.fit)` gives the bytes of a `.npz` to save.
+   */
+  readonly fit: StoredFit | null;
   /**
    * Retrieve B queries (B x D): every step of every query in one submission, one readback.
    * `weights: true` also reads the final weights back; `clamp` (B x D or 1 x D of 0/1) keeps
@@ -114,7 +129,11 @@ export async function load(
   const values = options.values ? toMat(options.values, "values") : undefined;
   if (values) checkExtras(ir, { M: X.rows, D: X.cols, B: 1 }, { values });
   const graph = options.graph ? toMat(options.graph, "graph") : undefined;
-  const r = await loadRuntime(ir, X, ctx, { batchHint: options.batch }, { graph });
+  const r = await loadRuntime(ir, X, ctx, { batchHint: options.batch }, {
+    graph,
+    fit: options.fit,
+    onProgress: options.onFitProgress,
+  });
   const plan = await planForAdapter(ir, { M: X.rows, D: X.cols }, ctx, options.batch);
   return {
     model: ir,
@@ -122,6 +141,7 @@ export async function load(
     code: r.code,
     deviceBytes: r.deviceBytes,
     shapes: r.shapes,
+    fit: r.fit,
     async retrieve(queries, opts = {}) {
       const Q = toMat(queries, "queries");
       const clamp = opts.clamp ? toMat(opts.clamp, "clamp") : undefined;
@@ -150,8 +170,16 @@ export function reference(
   model: ModelLike,
   memories: Matrix,
   queries: Matrix,
-  options: { weights?: boolean; values?: Matrix; clamp?: Matrix; graph?: Matrix } = {},
-): RetrievalOutput {
+  options: {
+    weights?: boolean;
+    values?: Matrix;
+    clamp?: Matrix;
+    graph?: Matrix;
+    /** A learned similarity's saved fit (see {@link LoadOptions}); else it is fitted here. */
+    fit?: StoredFit;
+    onFitProgress?: (p: FitProgress) => void;
+  } = {},
+): RetrievalOutput & { fit: StoredFit | null } {
   const ir = irOf(model);
   const X = toMat(memories, "memories"), Q = toMat(queries, "queries");
   const shapes = checkShapes(ir, X, Q);
@@ -161,8 +189,13 @@ export function reference(
     graph: options.graph ? toMat(options.graph, "graph") : undefined,
   };
   checkExtras(ir, shapes, extras);
-  const loaded = loadReference(ir, X, { weights: options.weights ?? true, graph: extras.graph });
-  return retrieveReference(ir, X, Q, loaded, extras);
+  const loaded = loadReference(ir, X, {
+    weights: options.weights ?? true,
+    graph: extras.graph,
+    fit: options.fit,
+    onProgress: options.onFitProgress,
+  });
+  return { ...retrieveReference(ir, X, Q, loaded, extras), fit: loaded.fit ?? null };
 }
 
 /**

@@ -11,7 +11,9 @@ import { entropies, masks, posts, readouts, separations, similarities } from "..
 export const FIELD_DOCS: Record<string, string> = {
   memory: "How the memories are held: the M rows of X (`discrete`), or fitted into a signal " +
     "over t in [0, 1] with a few basis functions (`continuous`, MATH.md §4).",
-  similarity: "The score s_i = s(x_i, q) of memory x_i against the query q.",
+  similarity: "The score s_i = s(x_i, q) of memory x_i against the query q. `uhop` and " +
+    "`kernelized` are learned: a feature map φ(x) = W x + b is fitted to the memories once per " +
+    "load (float64, on the host; `--fit F.npz` reuses a saved one), then s_i = ⟨φ(x_i), φ(q)⟩.",
   entropy: "The entropy regularizer Ω; it picks the normalizer that turns the scores β s " +
     "into weights p (softmax, α-entmax, sparsemax, normmax, k-subsets, softmax₁).",
   separation: "The separation function (UHN; the classic dense associative memories): " +

@@ -33,6 +33,7 @@ import { normalizedDot } from "./similarity/normalized_dot.ts";
 import { kl } from "./similarity/kl.ts";
 import { reverseKl } from "./similarity/reverse_kl.ts";
 import { js } from "./similarity/js.ts";
+import { kernelized, uhop } from "./similarity/learned.ts";
 import { topk } from "./mask/topk.ts";
 import { random } from "./mask/random.ts";
 import { linearSeparation } from "./separation/linear.ts";
@@ -92,6 +93,8 @@ export const similarities = {
   reverse_kl: reverseKl,
   js,
   features: featuresPart,
+  uhop,
+  kernelized,
 } as const;
 
 export const masks = {

@@ -43,6 +43,9 @@ import {
   valuesReadout,
 } from "../extras.ts";
 import { clampF32 } from "../parts/separation/common.ts";
+import { featureRows, modelFit, type ModelFitOptions } from "../fit/model_fit.ts";
+import type { StoredFit } from "../fit/store.ts";
+import { applyMap } from "../fit/linear_map.ts";
 
 /** What one step did to each query, for `--trace`. */
 export interface StepTrace {
@@ -77,6 +80,8 @@ export interface LoadedMemory {
   width: number;
   step(q: Float64Array, query: number): { next: Float64Array; weights: Float64Array };
   energy(q: Float64Array, query: number): number | null;
+  /** The fit of a learned similarity (uhop, kernelized), made at load or given; else null. */
+  fit?: StoredFit | null;
 }
 
 /**
@@ -87,16 +92,29 @@ export interface LoadedMemory {
 export function loadReference(
   model: Model,
   X: Mat,
-  opts: { weights?: boolean; graph?: Mat } = {},
+  opts: { weights?: boolean; graph?: Mat } & ModelFitOptions = {},
 ): LoadedMemory {
   checkValues(model, X, null);
   checkGraph(model, X.rows, opts.graph);
   const prepared = prepareMemories(model, X);
+  // A learned similarity's map is fitted here, once, on the prepared memories (or given).
+  const fit = modelFit(model, prepared, opts);
   if (model.similarity.kind === "features") {
-    return loadFeatures(model, prepared, opts.weights ?? true);
+    return { ...loadFeatures(model, prepared, opts.weights ?? true), fit: null };
   }
-  if (model.memory.kind === "continuous") return loadContinuous(model, model.memory, prepared);
-  return loadDiscrete(model, prepared, readoutRows(model, prepared, opts.graph));
+  if (model.memory.kind === "continuous") {
+    return { ...loadContinuous(model, model.memory, prepared), fit: null };
+  }
+  const R = readoutRows(model, prepared, opts.graph);
+  if (!fit) return { ...loadDiscrete(model, prepared, R), fit: null };
+  // s_i = <phi(x_i), phi(q)>, directly: the memories' features once, the query's per step.
+  const features = featureRows(fit, prepared);
+  const map = fit.result.map;
+  const score = (q: Float64Array, out: Float64Array) => {
+    const fq = applyMap(map, q, 1);
+    similarityPart({ kind: "dot" }).reference(features, fq, { kind: "dot" }, out);
+  };
+  return { ...loadDiscrete(model, prepared, R, score), fit };
 }
 
 export function retrieveReference(
@@ -172,7 +190,13 @@ export function retrieveReference(
 // ---------------------------------------------------------------------------------------------
 // Discrete memory: scores over the M rows.
 
-function loadDiscrete(model: Model, X: Mat, R: Mat = X): LoadedMemory {
+function loadDiscrete(
+  model: Model,
+  X: Mat,
+  R: Mat = X,
+  /** The scores of a learned similarity (its fitted map), in place of the part's reference. */
+  score?: (q: Float64Array, out: Float64Array) => void,
+): LoadedMemory {
   const sim = similarityPart(model.similarity);
   const entropy = entropyPart(model.entropy);
   const mask = maskPart(model.mask);
@@ -187,7 +211,8 @@ function loadDiscrete(model: Model, X: Mat, R: Mat = X): LoadedMemory {
 
   const scoresOf = (q: Float64Array, query: number) => {
     const s = new Float64Array(X.rows);
-    sim.reference(X, q, model.similarity, s);
+    if (score) score(q, s);
+    else sim.reference(X, q, model.similarity, s);
     for (let i = 0; i < s.length; i++) s[i] *= scale;
     mask.reference(s, model.mask, query);
     return s;
@@ -198,7 +223,9 @@ function loadDiscrete(model: Model, X: Mat, R: Mat = X): LoadedMemory {
   // bias (MATH.md 0). Masks that depend on q (topk) or on the query index break the CCCP
   // argument, and other similarities have no such energy: those report null.
   // A projected readout or a relaxed step is no CCCP step of this energy: none is reported.
-  const plain = R === X && (model.relax ?? 1) === 1;
+  // A learned similarity's scores (`score`) are dot products of fitted features, not of the
+  // memories the update reads: no energy either.
+  const plain = R === X && (model.relax ?? 1) === 1 && !score;
   const hasEnergy = plain && model.mask.kind === "none" &&
     (model.similarity.kind === "dot" ||
       (model.similarity.kind === "euclidean" && entropy.shiftInvariant));

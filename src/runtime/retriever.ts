@@ -10,6 +10,10 @@ import { makePlan, type Plan } from "../plan/plan.ts";
 import { checkShapes, checkValues, modelError } from "../shapes.ts";
 import { kernelSpec } from "../wgsl/spec.ts";
 import { checkExtras, checkGraph, type Extras } from "../extras.ts";
+import { modelFit, type ModelFitOptions } from "../fit/model_fit.ts";
+import type { StoredFit } from "../fit/store.ts";
+import { isLearned } from "../parts/similarity/learned.ts";
+import { prepareMemories } from "../reference/interpreter.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
 import {
   type BlockedChoices,
@@ -34,6 +38,8 @@ export interface Retriever {
   readonly code: string;
   /** The blocked kernels' plan when they run this model (null: another kernel family). */
   readonly blockedPlan: BlockedPlan | null;
+  /** The fit of a learned similarity (made at this load, or the one given); else null. */
+  readonly fit: StoredFit | null;
   /**
    * `values` [M, Dv] and `clamp` [B, D] or [1, D]: see src/extras.ts (checked here). A `graph`
    * belongs to the load (`data.graph`); one given here is ignored.
@@ -66,10 +72,15 @@ export async function load(
   ctx?: RunContext,
   choices: RunChoices = {},
   /** The memory graph [M, M] of `readout project` (src/extras.ts), when the model reads one. */
-  data: { graph?: Mat } = {},
+  data: { graph?: Mat } & ModelFitOptions = {},
 ): Promise<Retriever> {
   checkValues(model, X, null);
   checkGraph(model, X.rows, data.graph);
+  // A learned similarity: fitted here once, in float64 on the prepared memories (or given), and
+  // the GPU gets those memories already transformed with the fitted map.
+  const prepared = isLearned(model.similarity) ? prepareMemories(model, X) : X;
+  const fit = modelFit(model, prepared, data);
+  if (fit) data = { ...data, fit, onProgress: undefined };
   ctx ??= await acquireDevice();
   const M = X.rows, D = X.cols;
   const plan = makePlan(model, { M, D }, ctx.limits); // throws a HopError for unsupported models
@@ -92,12 +103,18 @@ export async function load(
   }
   let retrieval: Awaited<ReturnType<typeof Retrieval.load>>;
   try {
-    retrieval = await Retrieval.load(ctx.device, kernel, X.data, M, D, {
+    retrieval = await Retrieval.load(ctx.device, kernel, prepared.data, M, D, {
       limits: choices.limits ?? ctx.limits,
       kernel: choices.kernel,
       blocked: { ...adapterChoices(ctx.info), ...choices.blocked },
       loopBudget: choices.loopBudget ?? loopBudgetFor(ctx.info),
       ...(data.graph ? { graph: data.graph.data } : {}),
+      ...(fit
+        ? {
+          memoriesTransformed: true,
+          fit: { W: fit.result.map.weight, b: fit.result.map.bias },
+        }
+        : {}),
     });
   } catch (e) {
     if (e instanceof PlanError) throw modelError(model, "memory", e.message, e.hint);
@@ -110,6 +127,7 @@ export async function load(
     deviceBytes: retrieval.memoryBytes,
     code: retrieval.wgsl,
     blockedPlan: retrieval.blockedPlan,
+    fit,
     async retrieve(Q, opts = {}) {
       const shapes = checkShapes(model, X, Q);
       checkValues(model, null, Q);

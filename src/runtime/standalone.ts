@@ -15,6 +15,7 @@
 import {
   type HostPrep,
   hostRows,
+  learnedKeys,
   normalizeGraph,
   projectRows,
   type ProjectSpec,
@@ -74,6 +75,12 @@ export interface KernelSpec {
    * the graph (opts.graph when h != 0), and the blocked kernels read each next state from them.
    */
   readout?: ProjectSpec;
+  /**
+   * A learned similarity (uhop, kernelized; issue 12): `load` needs its fitted map phi(x) = W x + b
+   * (opts.fit) and scores with the key rows K_i = W^T phi(x_i) and biases c_i = phi(x_i) . b
+   * (hopc_host.ts learnedKeys), reading out the memories. `features`: F, null for D (uhop).
+   */
+  learned?: { kind: string; features: number | null; bias: boolean };
 }
 
 /** A non-finite entry, or a negative one where the similarity needs non-negative input. */
@@ -492,6 +499,12 @@ export interface LoadOptions {
    * D^-1/2 A D^-1/2 (D the row sums; a zero degree gives 0).
    */
   graph?: ArrayLike<number>;
+  /**
+   * The fitted map of a learned similarity (kernel.learned): W, F x D numbers row-major (F = D
+   * for uhop), and b, F numbers (kernelized; none for uhop). `hopc retrieve --save-fit F.npz`
+   * writes one (arrays W and b); the library's retriever exposes its `fit`.
+   */
+  fit?: { W: ArrayLike<number>; b?: ArrayLike<number> | null };
 }
 
 /** What `Retrieval.load` gives: either kernel bound to its memories. */
@@ -574,6 +587,8 @@ async function projectedReadout(
   D: number,
   limits: PlanLimits,
   opts: LoadOptions,
+  /** The memories after the input post-transform, when the caller has them already. */
+  transformed?: Float64Array,
 ): Promise<Float64Array> {
   const spec = kernel.readout!;
   const A = opts.graph;
@@ -598,10 +613,81 @@ async function projectedReadout(
     }
     H = normalizeGraph({ rows: M, cols: M, data: Float64Array.from(A) });
   }
-  const data = kernel.transformsInputs && !opts.memoriesTransformed
-    ? await BlockedRetrieval.transformRows(device, kernel.blocked!, plan, X, M, D, limits)
-    : Float64Array.from(X);
+  const data = transformed ??
+    await transformedMemories(device, kernel, plan, X, M, D, limits, opts);
   return projectRows(spec, { rows: M, cols: D, data }, H).data;
+}
+
+/** The memories after the model's input post-transform (the GPU's own prepare pass), float64. */
+function transformedMemories(
+  device: GPUDevice,
+  kernel: KernelSpec & { blocked?: BlockedParts },
+  plan: BlockedPlan,
+  X: ArrayLike<number>,
+  M: number,
+  D: number,
+  limits: PlanLimits,
+  opts: LoadOptions,
+): Promise<Float64Array> {
+  return kernel.transformsInputs && !opts.memoriesTransformed
+    ? BlockedRetrieval.transformRows(device, kernel.blocked!, plan, X, M, D, limits)
+    : Promise.resolve(Float64Array.from(X));
+}
+
+/**
+ * A learned similarity's key rows K_i = W^T phi(x_i) and biases c_i = phi(x_i) . b from the
+ * fitted map (opts.fit) and the memories after the input post-transform, in float64 on the host;
+ * the readout rows are those memories (or their projection, `readout project`).
+ */
+async function learnedRows(
+  device: GPUDevice,
+  kernel: KernelSpec & { blocked?: BlockedParts; learned: NonNullable<KernelSpec["learned"]> },
+  plan: BlockedPlan,
+  X: ArrayLike<number>,
+  M: number,
+  D: number,
+  limits: PlanLimits,
+  opts: LoadOptions,
+): Promise<{ keys: Float64Array; bias: Float64Array; readout: Float64Array }> {
+  const spec = kernel.learned;
+  const F = spec.features ?? D;
+  const shape = `W: F x D = ${F} x ${D} numbers${spec.bias ? `, b: ${F}` : ""}`;
+  const fit = opts.fit;
+  if (!fit) {
+    throw new RangeError(
+      `model \`${kernel.name}\` scores with a learned similarity (${spec.kind}): give its fitted map at load, ` +
+        `load(device, X, M, D, { fit: { W${spec.bias ? ", b" : ""} } }) (${shape}); ` +
+        "`hopc retrieve --save-fit F.npz` saves one, and the library's retriever exposes its `fit`",
+    );
+  }
+  if (
+    fit.W.length !== F * D || (spec.bias ? fit.b?.length !== F : fit.b != null && fit.b.length > 0)
+  ) {
+    throw new RangeError(
+      `model \`${kernel.name}\`: the fitted map must be ${shape}${
+        spec.bias ? "" : " and no b"
+      }; got W of ${fit.W.length} numbers${fit.b ? ` and b of ${fit.b.length}` : ""}`,
+    );
+  }
+  for (const [name, a] of [["W", fit.W], ["b", fit.b ?? []]] as const) {
+    for (let i = 0; i < a.length; i++) {
+      if (!Number.isFinite(a[i])) {
+        throw new RangeError(
+          `model \`${kernel.name}\`: the fitted ${name} holds ${a[i]} at entry ${i}`,
+        );
+      }
+    }
+  }
+  const data = await transformedMemories(device, kernel, plan, X, M, D, limits, opts);
+  const { keys, bias } = learnedKeys(fit.W, spec.bias ? fit.b : null, F, {
+    rows: M,
+    cols: D,
+    data,
+  });
+  const readout = kernel.readout
+    ? await projectedReadout(device, kernel, plan, X, M, D, limits, opts, data)
+    : data;
+  return { keys: keys.data, bias, readout };
 }
 
 /** Loop budget when the caller gives none: below llvmpipe's per-invocation limit. */
@@ -731,15 +817,39 @@ export class Retrieval {
     const budget = opts.loopBudget ?? DEFAULT_LOOP_BUDGET;
     if (kernel.blocked && opts.kernel !== "workgroup") {
       const plan = planBlocked(kernel.blocked, M, D, limits, budget, opts.blocked);
-      const readoutRows = kernel.readout
+      const learned = kernel.learned
+        ? await learnedRows(
+          device,
+          { ...kernel, learned: kernel.learned },
+          plan,
+          X,
+          M,
+          D,
+          limits,
+          opts,
+        )
+        : null;
+      const readoutRows = learned
+        ? learned.readout
+        : kernel.readout
         ? await projectedReadout(device, kernel, plan, X, M, D, limits, opts)
         : undefined;
-      const loaded = await BlockedRetrieval.load(device, kernel.blocked, plan, X, M, D, {
-        limits,
-        memoriesTransformed: opts.memoriesTransformed,
-        parallelism: opts.blocked?.parallelism,
-        readoutRows,
-      });
+      // A learned similarity's key rows are prepared on the host: never post-transformed here.
+      const loaded = await BlockedRetrieval.load(
+        device,
+        kernel.blocked,
+        plan,
+        learned ? learned.keys : X,
+        M,
+        D,
+        {
+          limits,
+          memoriesTransformed: learned ? true : opts.memoriesTransformed,
+          parallelism: opts.blocked?.parallelism,
+          readoutRows,
+          ...(learned ? { hostAux: learned.bias } : {}),
+        },
+      );
       return {
         memoryBytes: loaded.memoryBytes,
         blockedPlan: plan,

@@ -12,6 +12,7 @@ import {
 } from "../reference/interpreter.ts";
 import type { GpuContext } from "./device.ts";
 import { load } from "./retriever.ts";
+import type { ModelFitOptions } from "../fit/model_fit.ts";
 import { applyClamp, clampRow, type Extras, valuesReadout } from "../extras.ts";
 
 export async function traceOnGpu(
@@ -20,11 +21,14 @@ export async function traceOnGpu(
   Q: Mat,
   ctx?: GpuContext,
   extras: Extras = {},
+  /** A learned similarity's saved fit, or how to report its fit (made once, used by both). */
+  fitOptions: ModelFitOptions = {},
 ): Promise<RetrievalOutput> {
+  const reference = loadReference(model, X, { graph: extras.graph, ...fitOptions });
   const single = await load({ ...model, steps: { kind: "fixed", count: 1 } }, X, ctx, {}, {
     graph: extras.graph,
+    ...(reference.fit ? { fit: reference.fit } : {}),
   });
-  const reference = loadReference(model, X, { graph: extras.graph });
   // The relaxed step has no energy (as in the reference): none is reported.
   const energyOf = (q: Float64Array, b: number) =>
     (model.relax ?? 1) === 1 ? reference.energy(q, b) : null;

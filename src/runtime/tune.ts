@@ -14,7 +14,7 @@ import type { Model } from "../ir.ts";
 import type { Mat } from "../parts/types.ts";
 import { kernelChoices } from "../plan/choices.ts";
 import { gpuUnsupported } from "../plan/plan.ts";
-import { retrieveReference } from "../reference/interpreter.ts";
+import { loadReference, retrieveReference } from "../reference/interpreter.ts";
 import { syntheticGraph } from "../extras.ts";
 import { modelError } from "../shapes.ts";
 import { blockedParts } from "../wgsl/blocked_parts.ts";
@@ -237,7 +237,10 @@ export async function tune(
   const nq = Math.min(CHECKED_QUERIES, B);
   const Qc: Mat = { rows: nq, cols: D, data: Q.data.slice(0, nq * D) };
   const graph = syntheticGraph(model, M); // a directed cycle for a model that reads a graph
-  const reference = retrieveReference(model, X, Qc, undefined, { graph }).states.data;
+  // A learned similarity is fitted once here (the reference's load) and shared by every candidate.
+  const loadedRef = loadReference(model, X, { graph });
+  const fit = loadedRef.fit ?? undefined;
+  const reference = retrieveReference(model, X, Qc, loadedRef, { graph }).states.data;
 
   const results: CandidateResult[] = [];
   const live: { result: CandidateResult; r: Retriever; times: number[]; spent: number }[] = [];
@@ -254,7 +257,7 @@ export async function tune(
       results.push(result);
       let r: Retriever;
       try {
-        r = await load(model, X, ctx, c.choices, { graph });
+        r = await load(model, X, ctx, c.choices, { graph, fit });
       } catch (e) {
         result.rejected = `not allowed: ${reason(e)}`;
         log(`${c.label}: ${result.rejected}`);

@@ -3,6 +3,7 @@
 // runtime assembles the WGSL from this and the plan it makes at load.
 import { describe, type Model } from "../ir.ts";
 import { RNG_WGSL } from "../parts/rng.ts";
+import { isLearned } from "../parts/similarity/learned.ts";
 import { poolContinuous } from "../plan/continuous_pass.ts";
 import type { BlockedParts, ProjectedParts } from "../runtime/blocked/types.ts";
 import {
@@ -47,6 +48,12 @@ export function blockedParts(model: Model): BlockedParts | null {
     separation
       ? `  scores  = similarity(X, q)            no beta (separation ${model.separation.kind}); ${sim.math}`
       : `  scores  = beta * similarity(X, q)     beta = ${scored.beta}; ${sim.math}`,
+    ...(isLearned(model.similarity)
+      ? [
+        `            the key rows K and their host aux c, from the map fitted at load (float64, on`,
+        `            the host), replace X in the scores; the readout reads the memories`,
+      ]
+      : []),
     ...(mask.kind !== "none" ? [`  mask    = ${mask.math}`] : []),
     `  weights = ${ent.math}`,
     ...(model.readout?.kind === "project"
@@ -210,7 +217,10 @@ function projectedParts(model: Model): BlockedParts | null {
 /** The readout rows and the relax rate, stated only where they differ from the plain update. */
 function readoutAndRelax(model: Model): Pick<BlockedParts, "readout" | "relax"> {
   return {
-    ...((model.readout?.kind ?? "keys") !== "keys" ? { readout: "rows" as const } : {}),
+    // A learned similarity scores its key rows K_i = W^T phi(x_i) and reads out the memories.
+    ...((model.readout?.kind ?? "keys") !== "keys" || isLearned(model.similarity)
+      ? { readout: "rows" as const }
+      : {}),
     ...((model.relax ?? 1) !== 1 ? { relax: model.relax } : {}),
   };
 }

@@ -61,7 +61,9 @@ export function projectedSpec(model: Model): KernelSpec {
     spec.hostPrep = {
       kind: "continuous",
       spec: { basis, functions, width, ridge, points },
-      pointAux: sim?.memoryAux ?? "none",
+      // A host-given aux (the learned similarities) never meets continuous memory: the checker
+      // refuses the combination.
+      pointAux: !sim || sim.memoryAux === "host" ? "none" : sim.memoryAux,
     };
   } else if (model.similarity.kind === "features") {
     const { map, count, seed } = model.similarity;

@@ -9,6 +9,7 @@ import type { KernelSpec } from "../runtime/standalone.ts";
 import { workgroupKernel, workgroupSpec } from "./kernel.ts";
 import { projectedSpec } from "./projected.ts";
 import { similarityPart } from "../parts/registry.ts";
+import { isLearned } from "../parts/similarity/learned.ts";
 
 function projected(model: Model): boolean {
   const family = kernelChoices(model).family;
@@ -31,6 +32,22 @@ export function kernelSpec(model: Model): KernelSpec {
       wgsl: `// ${why}\n`,
       workgroupUnsupported: spec.workgroupUnsupported ?? why,
       ...(readout ? { readout: { a: readout.a, h: readout.h, c: readout.c } } : {}),
+    };
+  }
+  // A learned similarity (uhop, kernelized): the key rows and biases come from the fitted map at
+  // load (opts.fit), on the blocked kernels only.
+  if (isLearned(model.similarity)) {
+    const why =
+      `\`similarity ${model.similarity.kind}\` runs on the blocked kernels only: its key rows and per-memory biases are prepared on the host from the fitted map`;
+    spec = {
+      ...spec,
+      wgsl: `// ${why}\n`,
+      workgroupUnsupported: spec.workgroupUnsupported ?? why,
+      learned: {
+        kind: model.similarity.kind,
+        features: model.similarity.kind === "uhop" ? null : model.similarity.dim,
+        bias: model.similarity.kind === "kernelized",
+      },
     };
   }
   // Checked again by the generated modules, which run without the host's data checks.

@@ -200,7 +200,7 @@ export function planBlocked(
     schedule = "threePass";
     notes.push(
       readoutRows
-        ? "the fused schedule reads one row for scores and readout; a projected readout takes three passes"
+        ? "the fused schedule reads one row for scores and readout; readout rows apart from the scored rows (readout project, a learned similarity) take three passes"
         : `the fused schedule needs an online map and D <= ${4 * PRIVATE_D4}; three passes instead`,
     );
   }
