@@ -42,11 +42,19 @@ import { footprintScores } from "../src/runtime/footprint.ts";
 /** U-Hop's capacity queries: torch.dropout(x, 0.5, train=True). */
 const DROPOUT: Corruption = { kind: "dropout", level: 0.5 };
 
-/** The fixed similarities, as .hop model fields (softmax, beta 1, one step). */
+/** The similarities run as .hop models (softmax, beta 1, one step); A-Hop runs beside them. */
 export const FIXED: Record<string, string> = {
   dot: "similarity dot",
   manhattan: "similarity manhattan",
   euclidean: "similarity euclidean",
+  // U-Hop's two scripts (MATH.md 6.1) and the kernelized Hopfield model's defaults (7.9).
+  "uhop-max": "similarity uhop(loss = max)",
+  "uhop-mean": "similarity uhop(loss = mean, lr = 1, schedule = inverse_sqrt, fraction = 1)",
+  kernelized: "similarity kernelized",
+  // The authors' Adam lr 0.1 moves every weight by about 0.1 per step, far more than the
+  // Kaiming-normal entries (sqrt(2/D) = 0.05 at D = 784): with the few steps of small M it
+  // collapses the features. The same model with a smaller step, trained longer:
+  "kernelized-slow": "similarity kernelized(lr = 0.001, epochs = 20)",
 };
 
 export interface MethodResult {
@@ -56,6 +64,8 @@ export interface MethodResult {
   top: number[];
   /** Smallest pairwise distance of the normalized features before / after a fit, if any. */
   separation?: { before: number; after: number };
+  /** Per query, the number of weights above 0.01 (when asked for). */
+  supports?: number[];
   /** Largest |GPU - float64| score of the first queries, relative to the largest |score|. */
   check?: number;
 }
@@ -76,7 +86,13 @@ function model(fields: string): Model {
   return models[0];
 }
 
-async function runHop(ctx: GpuContext, fields: string, X: Mat, Q: Mat): Promise<MethodResult> {
+async function runHop(
+  ctx: GpuContext,
+  fields: string,
+  X: Mat,
+  Q: Mat,
+  supports = false,
+): Promise<MethodResult> {
   const r = await load(model(fields), X, ctx);
   try {
     const out = await r.retrieve(Q, { weights: true });
@@ -87,7 +103,16 @@ async function runHop(ctx: GpuContext, fields: string, X: Mat, Q: Mat): Promise<
       for (let i = 1; i < M; i++) if (w[b * M + i] > w[b * M + best]) best = i;
       return best;
     });
-    return { states: Float64Array.from(out.states), top };
+    const separation = r.fit?.result.separation;
+    // Weights above 0.01 per query (the metastable protocol's support size).
+    const counts = supports
+      ? Array.from({ length: Q.rows }, (_, b) => {
+        let n = 0;
+        for (let i = 0; i < M; i++) if (w[b * M + i] > 0.01) n++;
+        return n;
+      })
+      : undefined;
+    return { states: Float64Array.from(out.states), top, separation, supports: counts };
   } finally {
     r.destroy();
   }
@@ -189,9 +214,16 @@ if (import.meta.main) {
   let ahopCheck = 0;
 
   // Part 1: U-Hop's protocol.
-  const capacity: { method: string; M: number; error: number; errors: number[] }[] = [];
+  const capacity: {
+    method: string;
+    M: number;
+    error: number;
+    errors: number[];
+    separation?: { before: number; after: number }[];
+  }[] = [];
   for (const M of Ms) {
     const perMethod: Record<string, number[]> = {};
+    const separations: Record<string, { before: number; after: number }[]> = {};
     for (let seed = 1; seed <= seeds; seed++) {
       const Xd = draw(images, count, M, seed);
       const X = { rows: M, cols: D, data: Xd };
@@ -206,16 +238,27 @@ if (import.meta.main) {
           )
           : await runHop(ctx, FIXED[method], X, Q);
         ahopCheck = Math.max(ahopCheck, r.check ?? 0);
+        if (r.separation) (separations[method] ??= []).push(r.separation);
         const errs = clampedErrors(Xd, r.states, M, D);
         (perMethod[method] ??= []).push(errs.reduce((a, b) => a + b, 0) / M);
       }
     }
     for (const method of methods) {
-      capacity.push({ method, M, error: median(perMethod[method]), errors: perMethod[method] });
+      capacity.push({
+        method,
+        M,
+        error: median(perMethod[method]),
+        errors: perMethod[method],
+        ...(separations[method] ? { separation: separations[method] } : {}),
+      });
     }
     console.log(
       `M = ${M}: ` + methods.map((m) => `${m} ${median(perMethod[m]).toFixed(2)}`).join(", "),
     );
+    for (const [m, seps] of Object.entries(separations)) {
+      const f = (k: "before" | "after") => median(seps.map((x) => x[k])).toFixed(3);
+      console.log(`  ${m}: smallest feature separation ${f("before")} -> ${f("after")} (median)`);
+    }
   }
 
   // Part 2: A-Hop's claim.
@@ -248,6 +291,35 @@ if (import.meta.main) {
     );
   }
 
+  // Part 3: the kernelized model's metastable-state protocol (MATH.md 7.9; Optimal-Hopfield-Memory
+  // MNIST_metastable.py): memories the first --meta-M training images, queries the first
+  // --meta-B test images, 5 softmax steps at beta 0.1; the share of queries whose final weights
+  // have exactly k entries above 0.01, k = 1..10, with the learned map (dim 200, one epoch of Adam
+  // at lr 0.1 in batches of 16) and without it (dot).
+  const metaM = Number(arg("--meta-M", "10000"));
+  const metaB = Number(arg("--meta-B", "500"));
+  const test = await loadFashionMnist({ split: "test", limit: metaB });
+  const metaX = { rows: metaM, cols: D, data: images.slice(0, metaM * D) };
+  const metaQ = { rows: metaB, cols: D, data: test.images.slice(0, metaB * D) };
+  const metastable: { method: string; shares: number[]; above10: number }[] = [];
+  for (
+    const [method, sim] of [
+      ["dot", "similarity dot"],
+      ["kernelized", "similarity kernelized(dim = 200, epochs = 1, lr = 0.1, batch = 16)"],
+    ]
+  ) {
+    const r = await runHop(ctx, `${sim} beta 0.1 steps 5`, metaX, metaQ, true);
+    const counts = r.supports!;
+    const shares = Array.from(
+      { length: 10 },
+      (_, k) => counts.filter((c) => c === k + 1).length / metaB,
+    );
+    metastable.push({ method, shares, above10: counts.filter((c) => c > 10).length / metaB });
+    console.log(
+      `metastable ${method}: k = 1..10: ${shares.map((v) => (100 * v).toFixed(1)).join(", ")} %`,
+    );
+  }
+
   const seconds = (performance.now() - started) / 1000;
   const stamp = dateStamp(new Date());
   const out = arg("--out", `bench/results/learned-${stamp}.json`);
@@ -264,6 +336,7 @@ if (import.meta.main) {
         },
         capacity,
         claim,
+        metastable: { M: metaM, B: metaB, beta: 0.1, steps: 5, rows: metastable },
         ahopScoreCheck: ahopCheck,
         seconds,
       },
