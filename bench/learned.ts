@@ -163,7 +163,7 @@ async function runAhop(
 function fitAhopFor(X: Mat, corruptions: Corruption[], seed: number) {
   const t0 = performance.now();
   const { rows: M, cols: D } = X;
-  const ctxSet = contextSamples(X.data, M, D, corruptions, 2 * M, seed);
+  const ctxSet = contextSamples(X.data, M, D, corruptions, M, seed); // one sample per memory
   const fit = fitAhop(X.data, M, D, ctxSet, {
     epochs: 200,
     lr: 0.1,
