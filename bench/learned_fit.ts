@@ -3,6 +3,7 @@
 // the fit is float64 on the host, once per load (src/fit/). Prints one line per similarity.
 //
 //   deno run -A bench/learned_fit.ts [M]
+import { asMapFit } from "../src/fit/store.ts";
 import { checkText } from "../src/check.ts";
 import { loadReference } from "../src/reference/interpreter.ts";
 import { loadFashionMnist } from "./lib/fashion_mnist.ts";
@@ -21,12 +22,12 @@ for (const m of models) {
   const t0 = performance.now();
   const { fit } = loadReference(m, X);
   const s = (performance.now() - t0) / 1000;
-  const l = fit!.result.losses;
+  const l = asMapFit(fit!).result.losses;
   console.log(
-    `${m.name}: M = ${M}, D = ${D}, fitted on ${fit!.result.fitted}: ${s.toFixed(2)} s; loss ${
-      l[0].toPrecision(4)
-    } -> ${l[l.length - 1].toPrecision(4)}; min separation ${
-      fit!.result.separation.before.toPrecision(3)
-    } -> ${fit!.result.separation.after.toPrecision(3)}`,
+    `${m.name}: M = ${M}, D = ${D}, fitted on ${asMapFit(fit!).result.fitted}: ${
+      s.toFixed(2)
+    } s; loss ${l[0].toPrecision(4)} -> ${l[l.length - 1].toPrecision(4)}; min separation ${
+      asMapFit(fit!).result.separation.before.toPrecision(3)
+    } -> ${asMapFit(fit!).result.separation.after.toPrecision(3)}`,
   );
 }
