@@ -642,3 +642,53 @@ gpuTest("cli: the GPU with --fit is the reference with --fit", async () => {
     a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 2e-4, `${i}: ${v} ${b[i]}`));
   });
 });
+
+gpuTest(
+  "GPU = reference past llvmpipe's 65535 loop iterations: M = 70000 with a saved fit",
+  async () => {
+    // A fit on 70000 memories would keep 2 x 70000^2 footprint pairs: a fit given as saved (its
+    // settings the model's), so the row passes, the readout and the threshold search run over more
+    // rows than one invocation's loops may cover.
+    const M = 70000, D = 4, B = 2;
+    const { X, Q } = data(M, D, B, 31);
+    for (const f of ["beta 6", "entropy sparsemax beta 6", "mask topk(k = 5) beta 6 steps 2"]) {
+      const m = model(`similarity ahop(epochs = 3) ${f}`);
+      const settings = {
+        corrupt: "mask" as const,
+        level: 0.5,
+        samples: 2,
+        epochs: 3,
+        lr: 0.1,
+        scales: "all" as const,
+        seed: 0,
+        beta: 6,
+        D,
+      };
+      const fit: AhopFit = {
+        kind: "ahop",
+        settings,
+        params: { w: Float64Array.of(0.4, 0.3, 0.2, 0.1), a: 1.5, b: 0.25 },
+        losses: [],
+        fitted: M,
+      };
+      const loaded = loadReference(m, X, { fit });
+      const r = await load(m, X, undefined, {}, { fit });
+      try {
+        const plan = r.blockedPlan!;
+        assert.ok(M > 65535 && plan.footprint, f);
+        const out = await r.retrieve(Q, { weights: true });
+        const ref = retrieveReference(m, X, Q, loaded);
+        let err = 0;
+        for (let i = 0; i < ref.states.data.length; i++) {
+          err = Math.max(err, Math.abs(out.states[i] - ref.states.data[i]));
+        }
+        assert.ok(err < 2e-4, `${f}: state error ${err}`);
+        let wsum = 0;
+        for (let i = 0; i < M; i++) wsum += out.weights![i];
+        assert.ok(Math.abs(wsum - 1) < 1e-3, `${f}: weights sum to ${wsum}`);
+      } finally {
+        r.destroy();
+      }
+    }
+  },
+);
