@@ -357,14 +357,15 @@ async function agree(
   Q: Mat,
   choices: RunChoices,
   what: string,
-  extras: { clamp?: Mat; values?: Mat } = {},
+  extras: { clamp?: Mat; values?: Mat; graph?: Mat } = {},
   tol = 2e-4,
 ) {
-  const loaded = loadReference(m, X);
-  const r = await load(m, X, undefined, choices, { fit: loaded.fit! });
+  const loaded = loadReference(m, X, { graph: extras.graph });
+  const r = await load(m, X, undefined, choices, { graph: extras.graph, fit: loaded.fit! });
   try {
     assert.equal(r.fit, loaded.fit, "the given fit is the retriever's");
-    const out = await r.retrieve(Q, { weights: true, ...extras });
+    const { graph: _g, ...perCall } = extras;
+    const out = await r.retrieve(Q, { weights: true, ...perCall });
     const ref = retrieveReference(m, X, Q, loaded, extras);
     let err = 0, big = 0;
     for (let i = 0; i < ref.states.data.length; i++) {
@@ -437,7 +438,7 @@ gpuTest("GPU = reference: ahop x plan shapes, memories over several buffers", as
   );
 });
 
-gpuTest("GPU = reference: values, clamp; D = 784", async () => {
+gpuTest("GPU = reference: values, clamp, readout project with a graph; D = 784", async () => {
   const { X, Q } = data(20, 6, 4, 11);
   const m = model(`${AHOP} beta 4 steps 3`);
   const C: Mat = { rows: 1, cols: 6, data: Float64Array.from([1, 1, 0, 0, 0, 0]) };
@@ -448,6 +449,12 @@ gpuTest("GPU = reference: values, clamp; D = 784", async () => {
   };
   await agree(m, X, Q, {}, "clamp", { clamp: C });
   await agree(m, X, Q, {}, "values", { values: V });
+  // readout project over a memory graph: its rows follow each chunk's key rows.
+  const A = new Float64Array(20 * 20);
+  for (let i = 0; i < 20; i++) A[i * 20 + (i + 1) % 20] = 1;
+  const graph: Mat = { rows: 20, cols: 20, data: A };
+  const p = model(`${AHOP} beta 4 readout project(a = 0.5, h = 0.5, c = 1) relax 0.5 steps 3`);
+  await agree(p, X, Q, {}, "project", { graph });
   const big = data(6, 784, 2, 12);
   await agree(model("similarity ahop(epochs = 10) beta 0.5 steps 1"), big.X, big.Q, {}, "D = 784");
 });
