@@ -72,7 +72,15 @@ export {
 } from "./src/recall/metrics.ts";
 export { constrainedSparsemax } from "./src/recall/csparsemax.ts";
 export { sequenceBudgetSparseMap } from "./src/recall/sequence_budget.ts";
-export { decodeFit, encodeFit, type StoredFit } from "./src/fit/store.ts";
+export {
+  type AhopFit,
+  asMapFit,
+  decodeFit,
+  encodeFit,
+  isAhopFit,
+  type MapFit,
+  type StoredFit,
+} from "./src/fit/store.ts";
 export type { FitProgress, FitResult, FitSettings } from "./src/fit/fit.ts";
 export { encodeNpy } from "./src/io/npy.ts";
 export { type Diagnostic, HopError, NoAdapterError } from "./src/diagnostics.ts";

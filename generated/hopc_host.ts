@@ -541,3 +541,24 @@ export function learnedKeys(
   }
   return { keys: { rows: M, cols: D, data: keys }, bias };
 }
+
+// ---------------------------------------------------------------------------------------------
+// A-Hop (src/parts/similarity/ahop.ts): the footprint pass's host numbers.
+
+/**
+ * The D + 2 numbers the footprint pass reads from its host aux: the suffix sums
+ * Omega_r = sum_{k >= r} w_k of the footprint weights (in float64, then rounded to f32 on upload),
+ * then a and b, so that s = a sum_r u_(r) Omega_r + b sum_r v_(r) Omega_r = a w^T F^dist + b w^T F^prod.
+ */
+export function ahopAux(w: ArrayLike<number>, a: number, b: number): Float64Array {
+  const D = w.length;
+  const out = new Float64Array(D + 2);
+  let s = 0;
+  for (let r = D - 1; r >= 0; r--) {
+    s += w[r];
+    out[r] = s;
+  }
+  out[D] = a;
+  out[D + 1] = b;
+  return out;
+}

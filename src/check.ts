@@ -15,6 +15,7 @@ import type {
 import { type Diagnostic, editDistance, suggest } from "./diagnostics.ts";
 import { ARG_DEFAULTS, DEFAULTS, Model, RELAX_RULE, type Span } from "./ir.ts";
 import { SIGNATURES } from "./parts/registry.ts";
+import { levelProblem } from "./parts/similarity/ahop.ts";
 import {
   type ArgDecl,
   defaultsOf,
@@ -644,13 +645,26 @@ function checkCombinations(p: Parts, checker: ModelChecker, model: Span): void {
         : "features similarity never forms one weight per memory, so it cannot read projected rows",
     );
   }
-  const learned = p.similarity.kind === "uhop" || p.similarity.kind === "kernelized";
+  const learned = p.similarity.kind === "uhop" || p.similarity.kind === "kernelized" ||
+    p.similarity.kind === "ahop";
   if (continuous && learned) {
     checker.error(
       at("similarity"),
       `\`similarity ${p.similarity.kind}\` cannot be combined with continuous memory`,
-      "a learned similarity fits its feature map to the memory rows; continuous memory scores a fitted signal over t instead",
+      p.similarity.kind === "ahop"
+        ? "A-Hop sorts per-dimension similarities of each memory row; continuous memory scores a fitted signal over t instead"
+        : "a learned similarity fits its feature map to the memory rows; continuous memory scores a fitted signal over t instead",
     );
+  }
+  if (p.similarity.kind === "ahop") {
+    const bad = levelProblem(p.similarity.corrupt, p.similarity.level);
+    if (bad) {
+      checker.error(
+        checker.spans["similarity.level"] ?? at("similarity"),
+        `\`level\` of \`similarity ahop\` ${bad.need}, got ${p.similarity.level}`,
+        bad.hint,
+      );
+    }
   }
   if (continuous && features) {
     checker.error(

@@ -80,6 +80,7 @@ Deno.test("examples cover every family named in LANGUAGE.md", () => {
     "similarity features",
     "similarity uhop",
     "similarity kernelized",
+    "similarity ahop",
     "map positive",
     "map elu",
     "map relu",

@@ -1,5 +1,6 @@
 // generated/ is the committed output of compiling examples/: it must match what the compiler
 // writes now, and a generated module must run its model with no help from the compiler.
+import { type AhopFit, asMapFit } from "../src/fit/store.ts";
 import assert from "node:assert/strict";
 import { checkText } from "../src/check.ts";
 import { emitModels, runtimeFiles } from "../src/compile/emit.ts";
@@ -174,7 +175,7 @@ Deno.test("a generated learned-similarity module takes the fitted map at load (u
     await assert.rejects(() => mod.load(ctx.device, X, M, D), /give its fitted map at load/);
     // The fit the compiler's load makes (the generated module does not fit).
     const loaded = loadReference(model, Xm);
-    const { weight: W, bias: b } = loaded.fit!.result.map;
+    const { weight: W, bias: b } = asMapFit(loaded.fit!).result.map;
     await assert.rejects(
       () => mod.load(ctx.device, X, M, D, { fit: { W: W.subarray(1), b } }),
       /the fitted map must be/,
@@ -187,4 +188,30 @@ Deno.test("a generated learned-similarity module takes the fitted map at load (u
     const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
     assert.ok(err <= 1e-4 * Math.max(scale, 1), `${name}: max error ${err} vs scale ${scale}`);
   }
+});
+
+Deno.test("a generated A-Hop module takes its fit { w, a, b } at load", async () => {
+  const ctx = await acquireDevice();
+  const text = await Deno.readTextFile(new URL("examples/learned.hop", root));
+  const model = checkText(text, "examples/learned.hop").models.find((m) => m.name === "ahop_mask")!;
+  const M = 24, D = 6, B = 3;
+  const X = Float64Array.from({ length: M * D }, (_, i) => Math.sin(1.3 * i));
+  const Q = Float64Array.from({ length: B * D }, (_, i) => X[i] + 0.1 * Math.cos(2.9 * i));
+  const Xm = { rows: M, cols: D, data: X }, Qm = { rows: B, cols: D, data: Q };
+  const mod = await import(new URL("generated/ahop_mask.ts", root).href);
+  await assert.rejects(() => mod.load(ctx.device, X, M, D), /give its fit at load.*\{ w, a, b \}/);
+  const loaded = loadReference(model, Xm);
+  const fit = loaded.fit as AhopFit;
+  const { w, a, b } = fit.params;
+  await assert.rejects(
+    () => mod.load(ctx.device, X, M, D, { fit: { w: w.subarray(1), a, b } }),
+    /footprint weights w must be D = 6 numbers, got 5/,
+  );
+  const memory = await mod.load(ctx.device, X, M, D, { fit: { w, a, b } });
+  const { states } = await memory.retrieve(Q, B);
+  memory.destroy();
+  const ref = retrieveReference(model, Xm, Qm, loaded);
+  const scale = Math.max(...ref.states.data.map(Math.abs));
+  const err = Math.max(...ref.states.data.map((v, i) => Math.abs(v - states[i])));
+  assert.ok(err <= 1e-4 * Math.max(scale, 1), `ahop_mask: max error ${err} vs scale ${scale}`);
 });

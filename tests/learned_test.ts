@@ -6,6 +6,7 @@
 // project and plan shapes (memories split over several buffers too); saved fits through the CLI
 // (--save-fit, --fit) and the library (retriever.fit, { fit }); bad fit files; reproducibility
 // from the seed; U-Hop with W = I is dot similarity.
+import { asMapFit } from "../src/fit/store.ts";
 import assert from "node:assert/strict";
 import { checkText } from "../src/check.ts";
 import type { Model } from "../src/ir.ts";
@@ -237,14 +238,18 @@ Deno.test("fits are reproducible from the seed; another seed fits another map", 
   const fitOf = (f: string) => loadReference(model(f), X).fit!;
   for (const f of ["similarity uhop(epochs = 5)", "similarity kernelized(dim = 12, batch = 4)"]) {
     const a = fitOf(f), b = fitOf(f);
-    assert.deepEqual([...a.result.map.weight], [...b.result.map.weight], f);
-    assert.deepEqual(a.result.losses, b.result.losses, f);
+    assert.deepEqual([...asMapFit(a).result.map.weight], [...asMapFit(b).result.map.weight], f);
+    assert.deepEqual(asMapFit(a).result.losses, asMapFit(b).result.losses, f);
     const other = fitOf(f.replace(")", ", seed = 7)"));
-    assert.notDeepEqual([...other.result.map.weight], [...a.result.map.weight], f);
+    assert.notDeepEqual(
+      [...asMapFit(other).result.map.weight],
+      [...asMapFit(a).result.map.weight],
+      f,
+    );
   }
   // uhop's fraction: the map is fitted on the leading half of the memories.
-  assert.equal(fitOf("similarity uhop(epochs = 2)").result.fitted, 10);
-  assert.equal(fitOf("similarity uhop(epochs = 2, fraction = 1)").result.fitted, 20);
+  assert.equal(asMapFit(fitOf("similarity uhop(epochs = 2)")).result.fitted, 10);
+  assert.equal(asMapFit(fitOf("similarity uhop(epochs = 2, fraction = 1)")).result.fitted, 20);
 });
 
 Deno.test("properties: uhop with a saved W = I is dot similarity (any entropy, post, steps)", () => {
@@ -475,8 +480,8 @@ gpuTest("GPU: a saved W = I makes uhop score like dot; fits at load by themselve
   const k = model(`${KHM} beta 2 steps 2`);
   const own = await load(k, X);
   try {
-    assert.deepEqual([...own.fit!.result.map.weight], [
-      ...loadReference(k, X).fit!.result.map.weight,
+    assert.deepEqual([...asMapFit(own.fit!).result.map.weight], [
+      ...asMapFit(loadReference(k, X).fit!).result.map.weight,
     ]);
     const out = await own.retrieve(Q);
     const ref = retrieveReference(k, X, Q);
@@ -504,7 +509,9 @@ gpuTest(
     try {
       assert.deepEqual(epochs, [1]);
       const fit = await decodeFit(encodeFit(r.fit!), "F.npz");
-      assert.deepEqual([...fit.result.map.weight], [...r.fit!.result.map.weight]);
+      assert.deepEqual([...asMapFit(fit).result.map.weight], [
+        ...asMapFit(r.fit!).result.map.weight,
+      ]);
       const again = await libraryLoad(ctx, m, X, {
         fit,
         onFitProgress: () => assert.fail("refit"),
@@ -605,7 +612,7 @@ Deno.test("cli: --save-fit writes the fit, --fit reuses it (cpu), with fit progr
       const m = checkText(SOURCE, "m.hop").models.find((x) => x.name === name)!;
       const { X, Q } = data(12, 6, 3, 7);
       const want = loadReference(m, X).fit!;
-      assert.deepEqual([...fit.result.map.weight], [...want.result.map.weight]);
+      assert.deepEqual([...asMapFit(fit).result.map.weight], [...asMapFit(want).result.map.weight]);
       const b = await hopc(...base, "--model", name, "-o", f.out2, "--fit", f.fit);
       assert.equal(b.code, 0, b.err);
       assert.doesNotMatch(b.err, /fitted/);
@@ -681,7 +688,9 @@ gpuTest(
       assert.equal(traced.code, 0, traced.err);
       const fit1 = await decodeFit(await Deno.readFile(f.fit), f.fit);
       const fit2 = await decodeFit(await Deno.readFile(f.fit2), f.fit2);
-      assert.deepEqual([...fit1.result.map.weight], [...fit2.result.map.weight]);
+      assert.deepEqual([...asMapFit(fit1).result.map.weight], [
+        ...asMapFit(fit2).result.map.weight,
+      ]);
     });
   },
 );

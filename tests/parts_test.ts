@@ -544,6 +544,7 @@ Deno.test("registry: every IR kind maps to a part of that kind", () => {
   ]);
   assert.deepEqual(Object.keys(posts).sort(), ["identity", "l2", "layernorm", "tanh"]);
   assert.deepEqual(Object.keys(similarities).sort(), [
+    "ahop",
     "cosine",
     "dot",
     "euclidean",

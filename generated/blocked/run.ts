@@ -182,6 +182,14 @@ export class BlockedRetrieval {
         `model \`${parts.name}\` scores with per-memory numbers from the host: give M = ${M} of them (hostAux) with rows already transformed`,
       );
     }
+    // A-Hop's footprint pass reads Omega (D numbers) and a, b from every chunk's aux.
+    if (parts.footprint && (!opts.hostAux || opts.hostAux.length !== D + 2)) {
+      throw new RangeError(
+        `model \`${parts.name}\` scores with A-Hop's footprint: give its D + 2 = ${
+          D + 2
+        } host numbers (the suffix sums Omega of w, then a and b) as hostAux`,
+      );
+    }
     const needsPrepare = transform || (parts.sim.memoryAux !== "none" && !hostGiven);
     const values = valueRows(parts, M);
     const R = parts.readout === "rows" ? opts.readoutRows : undefined;
@@ -249,10 +257,15 @@ export class BlockedRetrieval {
       if (R) copies.push([raw, prepared, keyBytes, keyBytes]); // the readout rows, as given
       const uniform = self.#uniform([{ nq: rows, q0: 0, flags: transform ? 2 : 0 }]);
       temporary.push(raw, uniform);
+      // The prepare pass writes each row's norm; the footprint's host aux must survive it.
+      const norms = parts.footprint
+        ? device.createBuffer({ label: "hopc norms", size: rows * 4 + 16, usage: STORAGE })
+        : aux;
+      if (parts.footprint) temporary.push(norms);
       const group = self.#group(uniform, {
         queries: raw,
         states: prepared,
-        weights: aux,
+        weights: norms,
       });
       pass.setBindGroup(0, group, [0]);
       pass.setPipeline(compiled.pipelines.get("prepare_memories")!);
@@ -615,7 +628,10 @@ export class BlockedRetrieval {
       const overChunks = (name: string, width: number) => {
         this.chunks.forEach((_, ci) => {
           use(name, slotOf[si][ci], ci);
-          if (name === "score_rows" && plan.tile === "workgroup") {
+          if (name === "footprint_rows") {
+            // One workgroup per (query of the slice, row of the chunk): wgsl_footprint.ts.
+            pass.dispatchWorkgroups(...this.#grid(s.nq * this.chunks[ci].rows));
+          } else if (name === "score_rows" && plan.tile === "workgroup") {
             // One workgroup per (split, block of WG query groups): see wgsl_tiled.ts.
             const qblocks = Math.ceil(qgroups / plan.workgroupSize);
             pass.dispatchWorkgroups(...this.#grid(qblocks * perChunk[ci]));
@@ -632,7 +648,7 @@ export class BlockedRetrieval {
           perQuery(parts.projected.kind === "features" ? "row_features" : "row_density");
           overChunks("readout_rows", Math.ceil(plan.d4 / plan.readoutSlice));
         } else {
-          overChunks("score_rows", 1);
+          overChunks(plan.footprint ? "footprint_rows" : "score_rows", 1);
           if (parts.mask.kind === "topk") perQuery("row_select");
           if (parts.ent.kind === "threshold") perQuery("row_init");
           for (let k = 0; k < bisections; k++) {

@@ -92,6 +92,12 @@ export interface BlockedParts {
   readout?: "keys" | "rows";
   /** `relax eta`: the finish pass's state <- state + eta (post(o) - state). Absent: 1. */
   relax?: number;
+  /**
+   * A-Hop's adaptive similarity (issue 12): the footprint pass (wgsl_footprint.ts) replaces
+   * score_rows, one workgroup per (query, memory row), reading the suffix sums Omega of the
+   * footprint weights and the mixing scalars a, b from the host aux (D + 2 numbers, every chunk).
+   */
+  footprint?: boolean;
 }
 
 /**
@@ -172,6 +178,11 @@ export interface BlockedPlan {
   /** The per-invocation loop budget this plan respects, and its estimate of each pass. */
   loopBudget: number;
   iterations: Record<string, number>;
+  /**
+   * The footprint pass of an A-Hop model: (text) P, D padded to a power of two (the sorted
+   * length), and (text) the threads of its workgroup. Absent for other models.
+   */
+  footprint?: { P: number; workgroupSize: number };
   /** Where the choices came from. */
   source: "rule" | "tuned";
   notes: string[];

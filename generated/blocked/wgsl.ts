@@ -7,6 +7,7 @@ import { bindings, constants, header, partFunctions, rowHelpers } from "./wgsl_c
 import { blockedHelpers, fusedPass, readoutPass, scorePass } from "./wgsl_blocked.ts";
 import { projectedPass } from "./wgsl_projected.ts";
 import { scorePassTiled } from "./wgsl_tiled.ts";
+import { footprintPass } from "./wgsl_footprint.ts";
 import {
   fallbackPass,
   finishPass,
@@ -20,7 +21,7 @@ export function entryPoints(parts: BlockedParts, plan: BlockedPlan): string[] {
   const out = ["prepare_queries", "prepare_memories"];
   if (parts.mask.kind === "random") out.push("choose_fallback");
   if (plan.schedule === "fused") return [...out, "fused_step", "finish", "fused_weights"];
-  out.push("score_rows");
+  out.push(plan.footprint ? "footprint_rows" : "score_rows");
   if (parts.projected) {
     const pass = parts.projected.kind === "features" ? "row_features" : "row_density";
     return [...out, pass, "readout_rows", "finish"];
@@ -41,7 +42,11 @@ export function assemble(parts: BlockedParts, plan: BlockedPlan): string {
     preparePasses(parts),
     fallbackPass(parts),
     plan.schedule === "fused" ? fusedPass(parts, plan) : [
-      plan.tile === "workgroup" ? scorePassTiled(parts, plan) : scorePass(parts, plan),
+      plan.footprint
+        ? footprintPass(parts, plan)
+        : plan.tile === "workgroup"
+        ? scorePassTiled(parts, plan)
+        : scorePass(parts, plan),
       ...(parts.projected ? [projectedPass(parts)] : [selectPass(parts), normalizerPasses(parts)]),
       readoutPass(
         plan,

@@ -25,7 +25,8 @@ import { acquireDevice } from "../runtime/device.ts";
 import { load } from "../runtime/retriever.ts";
 import { traceOnGpu } from "../runtime/trace.ts";
 import { modelFit, type ModelFitOptions } from "../fit/model_fit.ts";
-import { decodeFit, encodeFit, type StoredFit } from "../fit/store.ts";
+import { decodeFit, encodeFit, isAhopFit, type StoredFit } from "../fit/store.ts";
+import { isAhop } from "../parts/similarity/ahop.ts";
 import { isLearned } from "../parts/similarity/learned.ts";
 import { checkTunable, entryOf, tune, writeTuned } from "../runtime/tune.ts";
 import { gpuUnsupported, makePlan } from "../plan/plan.ts";
@@ -251,12 +252,12 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   checkGraph(model, shapes.M, extras.graph, args.graph ?? "graph");
 
   // A learned similarity's map: a saved fit (--fit), or fitted at load with progress per epoch.
-  const learned = isLearned(model.similarity);
+  const learned = isLearned(model.similarity) || isAhop(model.similarity);
   if (args.saveFit && !learned) {
     throw inputError(
       args.saveFit,
       `model \`${model.name}\` has no learned similarity (it is \`${model.similarity.kind}\`): there is no fit to save`,
-      "--save-fit belongs to a model with `similarity uhop(...)` or `similarity kernelized(...)`",
+      "--save-fit belongs to a model with `similarity uhop(...)`, `kernelized(...)` or `ahop(...)`",
     );
   }
   const given = args.fit ? await readFit(args.fit) : undefined;
@@ -317,7 +318,16 @@ async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io):
   } finally {
     progress?.done();
   }
-  if (fit && !given && progress) {
+  if (fit && !given && progress && isAhopFit(fit)) {
+    const l = fit.losses;
+    io.err(
+      `hopc: fitted ahop on ${fit.fitted} memories (${
+        fit.settings.samples * fit.fitted
+      } context samples): loss ${l[0]?.toPrecision(6)} -> ${l[l.length - 1]?.toPrecision(6)}, a = ${
+        fit.params.a.toPrecision(4)
+      }, b = ${fit.params.b.toPrecision(4)}`,
+    );
+  } else if (fit && !given && progress && !isAhopFit(fit)) {
     const l = fit.result.losses;
     io.err(
       `hopc: fitted ${model.similarity.kind} on ${fit.result.fitted} memories: loss ${

@@ -87,6 +87,13 @@ function moduleText(model: Model, sourceName: string, wgsl: string, spec: object
         model.similarity.kind === "kernelized" ? ", b: F" : " (F = D)"
       }`
       : ""
+  }${
+    model.similarity.kind === "ahop"
+      ? `
+//   // similarity ahop: its fit (footprint weights w, D numbers; mixing scalars a, b) goes to
+//   // the load (this module does not fit; \`hopc retrieve --save-fit F.npz\` or the library's
+//   // retriever.fit make one): await load(device, X, M, D, { fit: { w, a, b } })`
+      : ""
   }
 import { type KernelSpec, type Loaded, type LoadOptions, Retrieval } from "./${RUNTIME_FILE}";
 
@@ -118,6 +125,7 @@ export const BLOCKED_FILES = [
   "wgsl_rows.ts",
   "wgsl_projected.ts",
   "wgsl_tiled.ts",
+  "wgsl_footprint.ts",
   "values.ts",
   "run.ts",
 ];

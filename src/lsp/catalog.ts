@@ -13,7 +13,10 @@ export const FIELD_DOCS: Record<string, string> = {
     "over t in [0, 1] with a few basis functions (`continuous`, MATH.md §4).",
   similarity: "The score s_i = s(x_i, q) of memory x_i against the query q. `uhop` and " +
     "`kernelized` are learned: a feature map φ(x) = W x + b is fitted to the memories once per " +
-    "load (float64, on the host; `--fit F.npz` reuses a saved one), then s_i = ⟨φ(x_i), φ(q)⟩.",
+    "load (float64, on the host; `--fit F.npz` reuses a saved one), then s_i = ⟨φ(x_i), φ(q)⟩. " +
+    "`ahop` (A-Hop) is adaptive: footprint weights w and mixing scalars a, b are fitted on " +
+    "corrupted copies of the memories, then s = a wᵀF^dist + b wᵀF^prod over the sorted " +
+    "per-dimension distances and products.",
   entropy: "The entropy regularizer Ω; it picks the normalizer that turns the scores β s " +
     "into weights p (softmax, α-entmax, sparsemax, normmax, k-subsets, softmax₁).",
   separation: "The separation function (UHN; the classic dense associative memories): " +

@@ -34,6 +34,7 @@ import { kl } from "./similarity/kl.ts";
 import { reverseKl } from "./similarity/reverse_kl.ts";
 import { js } from "./similarity/js.ts";
 import { kernelized, uhop } from "./similarity/learned.ts";
+import { ahop } from "./similarity/ahop.ts";
 import { topk } from "./mask/topk.ts";
 import { random } from "./mask/random.ts";
 import { linearSeparation } from "./separation/linear.ts";
@@ -95,6 +96,7 @@ export const similarities = {
   features: featuresPart,
   uhop,
   kernelized,
+  ahop,
 } as const;
 
 export const masks = {

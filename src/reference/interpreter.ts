@@ -44,7 +44,8 @@ import {
 } from "../extras.ts";
 import { clampF32 } from "../parts/separation/common.ts";
 import { featureRows, modelFit, type ModelFitOptions } from "../fit/model_fit.ts";
-import type { StoredFit } from "../fit/store.ts";
+import { isAhopFit, type StoredFit } from "../fit/store.ts";
+import { ahopScores } from "../fit/ahop.ts";
 import { applyMap } from "../fit/linear_map.ts";
 
 /** What one step did to each query, for `--trace`. */
@@ -80,7 +81,7 @@ export interface LoadedMemory {
   width: number;
   step(q: Float64Array, query: number): { next: Float64Array; weights: Float64Array };
   energy(q: Float64Array, query: number): number | null;
-  /** The fit of a learned similarity (uhop, kernelized), made at load or given; else null. */
+  /** The fit of a learned similarity (uhop, kernelized, ahop), made at load or given; else null. */
   fit?: StoredFit | null;
 }
 
@@ -107,6 +108,12 @@ export function loadReference(
   }
   const R = readoutRows(model, prepared, opts.graph);
   if (!fit) return { ...loadDiscrete(model, prepared, R), fit: null };
+  if (isAhopFit(fit)) {
+    // A-Hop: s_i = a w^T F^dist(x_i, q) + b w^T F^prod(x_i, q) on the prepared memories.
+    const score = (q: Float64Array, out: Float64Array) =>
+      ahopScores(fit.params, prepared.data, prepared.rows, prepared.cols, q, out);
+    return { ...loadDiscrete(model, prepared, R, score), fit };
+  }
   // s_i = <phi(x_i), phi(q)>, directly: the memories' features once, the query's per step.
   const features = featureRows(fit, prepared);
   const map = fit.result.map;

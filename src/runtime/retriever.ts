@@ -11,7 +11,8 @@ import { checkShapes, checkValues, modelError } from "../shapes.ts";
 import { kernelSpec } from "../wgsl/spec.ts";
 import { checkExtras, checkGraph, type Extras } from "../extras.ts";
 import { modelFit, type ModelFitOptions } from "../fit/model_fit.ts";
-import type { StoredFit } from "../fit/store.ts";
+import { isAhopFit, type StoredFit } from "../fit/store.ts";
+import { isAhop } from "../parts/similarity/ahop.ts";
 import { isLearned } from "../parts/similarity/learned.ts";
 import { prepareMemories } from "../reference/interpreter.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
@@ -78,7 +79,9 @@ export async function load(
   checkGraph(model, X.rows, data.graph);
   // A learned similarity: fitted here once, in float64 on the prepared memories (or given), and
   // the GPU gets those memories already transformed with the fitted map.
-  const prepared = isLearned(model.similarity) ? prepareMemories(model, X) : X;
+  const prepared = isLearned(model.similarity) || isAhop(model.similarity)
+    ? prepareMemories(model, X)
+    : X;
   const fit = modelFit(model, prepared, data);
   if (fit) data = { ...data, fit, onProgress: undefined };
   ctx ??= await acquireDevice();
@@ -112,7 +115,7 @@ export async function load(
       ...(fit
         ? {
           memoriesTransformed: true,
-          fit: { W: fit.result.map.weight, b: fit.result.map.bias },
+          fit: isAhopFit(fit) ? fit.params : { W: fit.result.map.weight, b: fit.result.map.bias },
         }
         : {}),
     });

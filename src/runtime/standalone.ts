@@ -13,6 +13,7 @@
 //   const { states } = await r.retrieve(Q, B);                // one submission, one readback
 
 import {
+  ahopAux,
   type HostPrep,
   hostRows,
   learnedKeys,
@@ -81,6 +82,12 @@ export interface KernelSpec {
    * (hopc_host.ts learnedKeys), reading out the memories. `features`: F, null for D (uhop).
    */
   learned?: { kind: string; features: number | null; bias: boolean };
+  /**
+   * A-Hop's adaptive similarity (issue 12): `load` needs its fit (opts.fit: { w, a, b }, w of D
+   * numbers) and the blocked kernels score with their footprint pass, reading the suffix sums of
+   * w and a, b as host aux (hopc_host.ts ahopAux).
+   */
+  footprint?: boolean;
 }
 
 /** A non-finite entry, or a negative one where the similarity needs non-negative input. */
@@ -504,7 +511,10 @@ export interface LoadOptions {
    * for uhop), and b, F numbers (kernelized; none for uhop). `hopc retrieve --save-fit F.npz`
    * writes one (arrays W and b); the library's retriever exposes its `fit`.
    */
-  fit?: { W: ArrayLike<number>; b?: ArrayLike<number> | null };
+  fit?:
+    | { W: ArrayLike<number>; b?: ArrayLike<number> | null }
+    /** A-Hop's fit (kernel.footprint): footprint weights w (D numbers), mixing scalars a, b. */
+    | { w: ArrayLike<number>; a: number; b: number };
 }
 
 /** What `Retrieval.load` gives: either kernel bound to its memories. */
@@ -652,7 +662,7 @@ async function learnedRows(
   const spec = kernel.learned;
   const F = spec.features ?? D;
   const shape = `W: F x D = ${F} x ${D} numbers${spec.bias ? `, b: ${F}` : ""}`;
-  const fit = opts.fit;
+  const fit = opts.fit && "W" in opts.fit ? opts.fit : undefined;
   if (!fit) {
     throw new RangeError(
       `model \`${kernel.name}\` scores with a learned similarity (${spec.kind}): give its fitted map at load, ` +
@@ -688,6 +698,33 @@ async function learnedRows(
     ? await projectedReadout(device, kernel, plan, X, M, D, limits, opts, data)
     : data;
   return { keys: keys.data, bias, readout };
+}
+
+/** A-Hop's host aux (Omega, a, b) from opts.fit, checked (a generated module has no other check). */
+function footprintAux(kernel: KernelSpec, D: number, opts: LoadOptions): Float64Array {
+  const fit = opts.fit && "w" in opts.fit ? opts.fit : undefined;
+  if (!fit) {
+    throw new RangeError(
+      `model \`${kernel.name}\` scores with A-Hop's adaptive similarity: give its fit at load, ` +
+        `load(device, X, M, D, { fit: { w, a, b } }) (w: D = ${D} footprint weights, a and b numbers); ` +
+        "`hopc retrieve --save-fit F.npz` saves one (arrays w, a, b), and the library's retriever exposes its `fit`",
+    );
+  }
+  if (fit.w.length !== D) {
+    throw new RangeError(
+      `model \`${kernel.name}\`: A-Hop's footprint weights w must be D = ${D} numbers, got ${fit.w.length}`,
+    );
+  }
+  const aux = ahopAux(fit.w, fit.a, fit.b);
+  const bad = aux.findIndex((v) => !Number.isFinite(v) || Math.abs(v) > 3.4028234663852886e38);
+  if (bad >= 0) {
+    throw new RangeError(
+      `model \`${kernel.name}\`: A-Hop's fit holds a number that is not a finite float32 (${
+        bad < D ? `a suffix sum of w at ${bad}` : bad === D ? "a" : "b"
+      })`,
+    );
+  }
+  return aux;
 }
 
 /** Loop budget when the caller gives none: below llvmpipe's per-invocation limit. */
@@ -829,6 +866,7 @@ export class Retrieval {
           opts,
         )
         : null;
+      const footprint = kernel.footprint ? footprintAux(kernel, D, opts) : null;
       const readoutRows = learned
         ? learned.readout
         : kernel.readout
@@ -848,6 +886,7 @@ export class Retrieval {
           parallelism: opts.blocked?.parallelism,
           readoutRows,
           ...(learned ? { hostAux: learned.bias } : {}),
+          ...(footprint ? { hostAux: footprint } : {}),
         },
       );
       return {

@@ -4,6 +4,7 @@
 import { describe, type Model } from "../ir.ts";
 import { RNG_WGSL } from "../parts/rng.ts";
 import { isLearned } from "../parts/similarity/learned.ts";
+import { isAhop } from "../parts/similarity/ahop.ts";
 import { poolContinuous } from "../plan/continuous_pass.ts";
 import type { BlockedParts, ProjectedParts } from "../runtime/blocked/types.ts";
 import {
@@ -48,6 +49,14 @@ export function blockedParts(model: Model): BlockedParts | null {
     separation
       ? `  scores  = similarity(X, q)            no beta (separation ${model.separation.kind}); ${sim.math}`
       : `  scores  = beta * similarity(X, q)     beta = ${scored.beta}; ${sim.math}`,
+    ...(isAhop(model.similarity)
+      ? [
+        `            by the footprint pass: one workgroup per (query, memory row) sorts the pair's`,
+        `            u_d = -(x_d - q_d)^2 and v_d = x_d q_d in workgroup memory (bitonic), then`,
+        `            s = a sum_r u_(r) Omega_r + b sum_r v_(r) Omega_r, Omega the suffix sums of the`,
+        `            footprint weights w (host aux, from the fit at load)`,
+      ]
+      : []),
     ...(isLearned(model.similarity)
       ? [
         `            the key rows K and their host aux c, from the map fitted at load (float64, on`,
@@ -96,6 +105,7 @@ export function blockedParts(model: Model): BlockedParts | null {
     rngWgsl: mask.kind === "random" ? RNG_WGSL : "",
     projected: null,
     ...readoutAndRelax(model),
+    ...(isAhop(model.similarity) ? { footprint: true } : {}),
   };
 }
 

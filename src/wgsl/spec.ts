@@ -10,6 +10,7 @@ import { workgroupKernel, workgroupSpec } from "./kernel.ts";
 import { projectedSpec } from "./projected.ts";
 import { similarityPart } from "../parts/registry.ts";
 import { isLearned } from "../parts/similarity/learned.ts";
+import { isAhop } from "../parts/similarity/ahop.ts";
 
 function projected(model: Model): boolean {
   const family = kernelChoices(model).family;
@@ -48,6 +49,18 @@ export function kernelSpec(model: Model): KernelSpec {
         features: model.similarity.kind === "uhop" ? null : model.similarity.dim,
         bias: model.similarity.kind === "kernelized",
       },
+    };
+  }
+  // A-Hop (issue 12 item 3): the footprint pass of the blocked kernels scores it, with the
+  // footprint weights' suffix sums and a, b from the fit at load (opts.fit).
+  if (isAhop(model.similarity)) {
+    const why =
+      "`similarity ahop` runs on the blocked kernels only: its footprint pass sorts each (query, memory) pair's D values in a workgroup of its own, which the one-workgroup-per-query kernel has no room for";
+    spec = {
+      ...spec,
+      wgsl: `// ${why}\n`,
+      workgroupUnsupported: spec.workgroupUnsupported ?? why,
+      footprint: true,
     };
   }
   // Checked again by the generated modules, which run without the host's data checks.

@@ -67,6 +67,65 @@ export function adapterChoices(adapterDescription: string): BlockedChoices {
 export const PRIVATE_D4 = 16;
 const F32 = 4, VEC4 = 16;
 
+// A-Hop's footprint pass (wgsl_footprint.ts): its shape and loop iterations.
+interface FootprintLimits {
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
+}
+
+/** Bytes of workgroup memory the footprint pass declares: two sorted rows, two reductions. */
+export function footprintBytes(P: number, workgroupSize: number): number {
+  return 8 * P + 8 * workgroupSize;
+}
+
+/**
+ * The footprint pass's shape for D: P and its workgroup size (the blocked passes' size, at most
+ * P / 2 pairs per stage), refused where the two sorted rows pass the adapter's workgroup memory.
+ */
+export function footprintShape(
+  D: number,
+  limits: FootprintLimits,
+  workgroupSize: number,
+): { P: number; workgroupSize: number } {
+  const P = 2 ** Math.ceil(Math.log2(Math.max(2, D)));
+  const wg = Math.max(
+    1,
+    Math.min(
+      workgroupSize,
+      limits.maxComputeWorkgroupSizeX,
+      limits.maxComputeInvocationsPerWorkgroup,
+      P / 2,
+    ),
+  );
+  const bytes = footprintBytes(P, wg);
+  if (bytes > limits.maxComputeWorkgroupStorageSize) {
+    let most = 2;
+    while (footprintBytes(most * 2, Math.min(wg, most)) <= limits.maxComputeWorkgroupStorageSize) {
+      most *= 2;
+    }
+    throw new PlanError(
+      `A-Hop's footprint pass sorts the D = ${D} values of each (query, memory) pair in workgroup memory: ${P} entries (D padded to a power of two) x 2 rows x 4 bytes + ${
+        8 * wg
+      } bytes of reductions = ${bytes} bytes, over this adapter's ${limits.maxComputeWorkgroupStorageSize}`,
+      `use D <= ${most}, or --device cpu (the float64 reference)`,
+    );
+  }
+  return { P, workgroupSize: wg };
+}
+
+/** Loop iterations one invocation of the footprint pass runs (an upper bound). */
+export function footprintIterations(D: number, fp: { P: number; workgroupSize: number }): number {
+  const { P, workgroupSize: W } = fp;
+  const L = Math.log2(P);
+  const stages = L * (L + 1) / 2;
+  const perThread = Math.ceil(P / W);
+  const perStage = Math.ceil(P / 2 / W);
+  // load; the stage loops (k, j) and each stage's pairs; the weighted sums; the tree.
+  return perThread + (L + stages) + stages * perStage + Math.ceil(D / W) +
+    Math.ceil(Math.log2(Math.max(2, W))) + 8;
+}
+
 const log2 = (n: number) => Math.ceil(Math.log2(Math.max(2, n)));
 const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
@@ -80,7 +139,7 @@ export function passIterations(
       BlockedPlan,
       "schedule" | "d4" | "rowBlock" | "rowWorkgroupSize" | "readoutSlice" | "halvingsPerDispatch"
     >
-    & Partial<Pick<BlockedPlan, "tile" | "tileChunks" | "workgroupSize">>,
+    & Partial<Pick<BlockedPlan, "tile" | "tileChunks" | "workgroupSize" | "footprint">>,
   rowsPerSplit: number,
   M: number,
   splits: number,
@@ -100,7 +159,10 @@ export function passIterations(
     out.fused_weights = perM;
     return out;
   }
-  if (p.tile === "workgroup" && p.tileChunks && p.workgroupSize) {
+  if (p.footprint) {
+    // A-Hop: the footprint pass replaces score_rows (one workgroup per pair, any M).
+    out.footprint_rows = footprintIterations(4 * d4, p.footprint);
+  } else if (p.tile === "workgroup" && p.tileChunks && p.workgroupSize) {
     // Per row block: for each tile of chunks, the shared load, then the tile's chunks.
     const tc = p.tileChunks;
     out.score_rows = 24 +
@@ -140,7 +202,7 @@ export function passIterations(
 export function planBlocked(
   parts:
     & Pick<BlockedParts, "family" | "mask" | "ent" | "bisection">
-    & Partial<Pick<BlockedParts, "projected" | "readout">>,
+    & Partial<Pick<BlockedParts, "projected" | "readout" | "footprint">>,
   M: number,
   D: number,
   limits: BlockedLimits,
@@ -196,7 +258,14 @@ export function planBlocked(
   // tuner's choice, not the rule.
   let schedule = choices.schedule ?? "threePass";
   const readoutRows = parts.readout === "rows";
-  if (schedule === "fused" && !(parts.family === "online" && privateFits && !readoutRows)) {
+  if (schedule === "fused" && parts.footprint) {
+    schedule = "threePass";
+    notes.push(
+      "the fused schedule scores a row with one thread's dot products; A-Hop's footprint sorts each (query, memory) pair in a workgroup of its own: three passes",
+    );
+  } else if (
+    schedule === "fused" && !(parts.family === "online" && privateFits && !readoutRows)
+  ) {
     schedule = "threePass";
     notes.push(
       readoutRows
@@ -219,7 +288,14 @@ export function planBlocked(
   }
   // Workgroup tiles of X in the score pass: rowBlock rows x tileChunks chunks (16 chunks of 16
   // bytes per row: 2 KiB at 8 rows).
-  const tile = schedule === "threePass" && choices.tile === "workgroup" ? "workgroup" : "none";
+  const tile = schedule === "threePass" && choices.tile === "workgroup" && !parts.footprint
+    ? "workgroup"
+    : "none";
+  if (parts.footprint && choices.tile === "workgroup") {
+    notes.push("A-Hop's footprint pass replaces the score pass: no workgroup tiles of X");
+  }
+  // A-Hop's footprint pass: its sorted length and threads (refused past workgroup memory).
+  const footprint = parts.footprint ? footprintShape(D, limits, workgroupSize) : undefined;
   const tileChunks = tile === "workgroup" ? Math.min(d4, 16) : 0;
   const base = {
     schedule,
@@ -231,10 +307,15 @@ export function planBlocked(
     tile,
     tileChunks,
     workgroupSize,
+    footprint,
   } as const;
   // Rows per split: the most whose passes stay within the budget (estimates are linear in rows).
   const at = (rows: number) => passIterations(parts, base, rows, M, 1);
-  const blockedPasses = schedule === "fused" ? ["fused_step"] : ["score_rows", "readout_rows"];
+  const blockedPasses = schedule === "fused"
+    ? ["fused_step"]
+    : footprint
+    ? ["footprint_rows", "readout_rows"]
+    : ["score_rows", "readout_rows"];
   let rowsPerSplit = rowBlock;
   const fits = (rows: number) => blockedPasses.every((k) => at(rows)[k] <= loopBudget);
   if (!fits(rowsPerSplit)) {
@@ -282,6 +363,7 @@ export function planBlocked(
     halvingsPerDispatch,
     rowsPerChunk,
     rowExtra: parts.projected?.kind === "quadrature" ? parts.projected.P : 0,
+    ...(footprint ? { footprint } : {}),
     loopBudget,
     iterations: {},
     source: choices.source ?? "rule",
