@@ -10,6 +10,12 @@ export interface NumberRule {
   need: string;
   test: (v: number) => boolean;
   hint?: (v: number) => string | undefined;
+  /**
+   * Where the argument's range also depends on another argument (checked in src/check.ts, as
+   * ahop's `level` on `corrupt`): the values valid whatever that argument is. Tools that write
+   * valid numbers (the fuzzer) pick from these.
+   */
+  always?: (v: number) => boolean;
 }
 
 /** One argument of a part: a number under a rule, or one of a few names. */

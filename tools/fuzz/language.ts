@@ -91,7 +91,12 @@ export function probes(rule: NumberRule): Probes {
     all.add(nextFloat(a, 1)).add(nextFloat(a, -1));
   }
   const out: Probes = { valid: [], invalid: [] };
-  for (const v of all) (Number.isFinite(v) && rule.test(v) ? out.valid : out.invalid).push(v);
+  for (const v of all) {
+    const valid = Number.isFinite(v) && rule.test(v);
+    // A value whose validity depends on another argument is neither (see NumberRule.always).
+    if (valid && rule.always && !rule.always(v)) continue;
+    (valid ? out.valid : out.invalid).push(v);
+  }
   probeCache.set(rule, out);
   return out;
 }

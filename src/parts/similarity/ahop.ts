@@ -33,6 +33,8 @@ import {
 const finite: NumberRule = {
   need: "must be a finite number (its range depends on `corrupt`)",
   test: (v) => Number.isFinite(v),
+  // 0 < level < 1 is in range for every corruption.
+  always: (v) => v > 0 && v < 1,
 };
 
 /** A-Hop's similarity; defaults from issue 12 (Adam lr 0.1, 200 epochs). */
