@@ -1,33 +1,12 @@
 // The `hopc` command line (LANGUAGE.md section 3). Exit codes: 0 success, 1 the input is wrong (a
 // diagnostic was printed), 2 the command line itself is wrong, 3 no usable WebGPU adapter where one
 // was required. Outputs are written only after the whole run succeeded, atomically.
-import {
-  type Diagnostic,
-  formatDiagnostics,
-  HopError,
-  inputError,
-  NoAdapterError,
-} from "../diagnostics.ts";
+import { HopError, inputError, NoAdapterError } from "../diagnostics.ts";
 import type { Model } from "../ir.ts";
-import { checkText } from "../check.ts";
 import { parse } from "../../grammar/index.ts";
-import { encodeNpy } from "../io/npy.ts";
-import { readNpy, writeFileAtomic } from "../io/files.ts";
-import { checkShapes, checkValues } from "../shapes.ts";
-import { checkExtras, checkGraph, type Extras } from "../extras.ts";
-import {
-  loadReference,
-  prepareMemories,
-  type RetrievalOutput,
-  retrieveReference,
-} from "../reference/interpreter.ts";
+import { writeFileAtomic } from "../io/files.ts";
+import { checkShapes } from "../shapes.ts";
 import { acquireDevice } from "../runtime/device.ts";
-import { load } from "../runtime/retriever.ts";
-import { traceOnGpu } from "../runtime/trace.ts";
-import { modelFit, type ModelFitOptions } from "../fit/model_fit.ts";
-import { decodeFit, encodeFit, isAhopFit, type StoredFit } from "../fit/store.ts";
-import { isAhop } from "../parts/similarity/ahop.ts";
-import { isLearned } from "../parts/similarity/learned.ts";
 import { checkTunable, entryOf, tune, writeTuned } from "../runtime/tune.ts";
 import { gpuUnsupported, makePlan } from "../plan/plan.ts";
 import { planForAdapter } from "../plan/adapter.ts";
@@ -38,16 +17,12 @@ import { emitModels, runtimeFiles } from "../compile/emit.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { pickModel } from "../pick_model.ts";
 import { bench, BENCH_TOLERANCE, formatBench } from "./bench.ts";
-import { createProgress, type Progress, stderrProgress } from "./progress.ts";
 import { serve as serveLsp } from "../lsp/server.ts";
-import {
-  checkRecallOptions,
-  recall,
-  recallGpuUnsupported,
-  recallGpuUnsupportedOn,
-  type RecallMode,
-  type RecallOptions,
-} from "../recall/protocol.ts";
+import { denoIo, type Io, loadModels, progressOf, reportDiagnostics } from "./io.ts";
+import { retrieve } from "./retrieve.ts";
+import { recallCommand } from "./recall.ts";
+
+export { type Io, loadModels };
 
 export const USAGE = `hopc: a compiler for associative memories (modern Hopfield networks)
 
@@ -76,22 +51,6 @@ usage:
   hopc lsp                                (a language server for editors, over stdin/stdout)
 
 exit codes: 0 ok, 1 the input is wrong, 2 the command line is wrong, 3 no WebGPU adapter`;
-
-/** Everything a command prints goes through here, so tests can capture it. */
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  /** Progress of long runs (default: plain lines through `err`). */
-  progress?(): Progress;
-}
-
-const denoIo: Io = {
-  out: (t) => console.log(t),
-  err: (t) => console.error(t),
-  progress: () => stderrProgress(),
-};
-
-const progressOf = (io: Io): Progress => io.progress?.() ?? createProgress({ line: io.err });
 
 export async function main(argv: string[], io: Io = denoIo): Promise<number> {
   let args: ParsedArgs;
@@ -145,35 +104,6 @@ export async function main(argv: string[], io: Io = denoIo): Promise<number> {
     }
     throw e;
   }
-}
-
-function reportDiagnostics(
-  diags: Diagnostic[],
-  sources: Map<string, string>,
-  json: boolean,
-  io: Io,
-) {
-  if (json) io.out(JSON.stringify(diags, null, 2));
-  else io.err(formatDiagnostics(diags, sources));
-}
-
-/** Read, parse and check a `.hop` file; throws HopError with every diagnostic of the file. */
-export async function loadModels(
-  file: string,
-  sets: Record<string, number>,
-  sources: Map<string, string>,
-): Promise<Model[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    throw inputError(file, `cannot read the file: ${(e as Error).message}`);
-  }
-  sources.set(file, text);
-  const { models, diagnostics } = checkText(text, file, sets);
-  const errors = diagnostics.filter((d) => d.severity === "error");
-  if (errors.length > 0) throw new HopError(diagnostics);
-  return models;
 }
 
 async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): Promise<number> {
@@ -231,321 +161,6 @@ async function explain(args: ParsedArgs, sources: Map<string, string>, io: Io): 
       }).join("\n"),
     );
   } else io.out(JSON.stringify(shown.length === 1 ? shown[0] : shown, null, 2));
-  return 0;
-}
-
-async function retrieve(args: ParsedArgs, sources: Map<string, string>, io: Io): Promise<number> {
-  const models = await loadModels(args.file, args.sets, sources);
-  const model = pickModel(models, args.model, args.file);
-  const memPath = args.memories!, qPath = args.queries!;
-  const X = await readNpy(memPath);
-  const Q = await readNpy(qPath);
-  const shapes = checkShapes(model, X, Q, { memories: memPath, queries: qPath });
-  checkValues(model, X, Q, { memories: memPath, queries: qPath });
-  // Values apart from the keys, [M, Dv], and a 0/1 clamp mask, [B, D] or [1, D] (src/extras.ts).
-  const extras: Extras = {};
-  if (args.values) extras.values = await readNpy(args.values);
-  if (args.clamp) extras.clamp = await readNpy(args.clamp);
-  // The memory graph [M, M] of `readout project` (CDAM, MATH.md 7.7), read at load.
-  if (args.graph) extras.graph = await readNpy(args.graph);
-  checkExtras(model, shapes, extras, { values: args.values ?? "", clamp: args.clamp ?? "" });
-  checkGraph(model, shapes.M, extras.graph, args.graph ?? "graph");
-
-  // A learned similarity's map: a saved fit (--fit), or fitted at load with progress per epoch.
-  const learned = isLearned(model.similarity) || isAhop(model.similarity);
-  if (args.saveFit && !learned) {
-    throw inputError(
-      args.saveFit,
-      `model \`${model.name}\` has no learned similarity (it is \`${model.similarity.kind}\`): there is no fit to save`,
-      "--save-fit belongs to a model with `similarity uhop(...)`, `kernelized(...)` or `ahop(...)`",
-    );
-  }
-  const given = args.fit ? await readFit(args.fit) : undefined;
-  const progress = learned && !given ? progressOf(io) : undefined;
-  const fitOptions: ModelFitOptions = {
-    fit: given,
-    file: args.fit,
-    onProgress: progress &&
-      ((p) =>
-        progress.update(
-          `hopc: fitting ${model.similarity.kind}: epoch ${p.epoch}/${p.epochs}, loss ${
-            p.loss.toPrecision(6)
-          }`,
-        )),
-  };
-  let fit: StoredFit | null = null;
-
-  const perMemory = args.weights !== undefined || args.trace !== undefined;
-  const device = await chooseDevice(model, args.device, io, perMemory);
-  let result: RetrievalOutput;
-  try {
-    if (device === "cpu") {
-      const wanted = args.weights !== undefined || args.trace !== undefined;
-      const loaded = loadReference(model, X, {
-        weights: wanted,
-        graph: extras.graph,
-        ...fitOptions,
-      });
-      fit = loaded.fit ?? null;
-      result = retrieveReference(model, X, Q, loaded, extras);
-    } else if (args.trace) {
-      // The fit is made once (in the reference's load) and shared with the GPU's.
-      const shared = learned && !given
-        ? modelFit(model, prepareMemories(model, X), fitOptions) ?? undefined
-        : given;
-      fit = shared ?? null;
-      result = await traceOnGpu(model, X, Q, undefined, extras, { fit: shared, file: args.fit });
-    } else {
-      const r = await load(model, X, undefined, {}, { graph: extras.graph, ...fitOptions });
-      fit = r.fit;
-      try {
-        const out = await r.retrieve(Q, { weights: args.weights !== undefined, ...extras });
-        const cols = out.states.length / Q.rows; // D, or Dv with values
-        result = {
-          states: { rows: Q.rows, cols, data: Float64Array.from(out.states) },
-          weights: {
-            rows: Q.rows,
-            cols: out.weights ? out.weights.length / Q.rows : 0,
-            data: Float64Array.from(out.weights ?? []),
-          },
-          stepsRun: Array.from(out.stepsRun),
-          trace: [],
-        };
-      } finally {
-        r.destroy();
-      }
-    }
-  } finally {
-    progress?.done();
-  }
-  if (fit && !given && progress && isAhopFit(fit)) {
-    const l = fit.losses;
-    io.err(
-      `hopc: fitted ahop on ${fit.fitted} memories (${
-        fit.settings.samples * fit.fitted
-      } context samples): loss ${l[0]?.toPrecision(6)} -> ${l[l.length - 1]?.toPrecision(6)}, a = ${
-        fit.params.a.toPrecision(4)
-      }, b = ${fit.params.b.toPrecision(4)}`,
-    );
-  } else if (fit && !given && progress && !isAhopFit(fit)) {
-    const l = fit.result.losses;
-    io.err(
-      `hopc: fitted ${model.similarity.kind} on ${fit.result.fitted} memories: loss ${
-        l[0]?.toPrecision(6)
-      } -> ${l[l.length - 1]?.toPrecision(6)}, min separation ${
-        fit.result.separation.before.toPrecision(4)
-      } -> ${fit.result.separation.after.toPrecision(4)}`,
-    );
-  }
-
-  // Overflow (huge data times beta) must not pass for a result.
-  const bad = result.states.data.findIndex((v) =>
-    !Number.isFinite(v) || Math.abs(v) > 3.4028234663852886e38
-  );
-  if (bad >= 0) {
-    throw inputError(
-      memPath,
-      `retrieval produced a non-finite value (query ${
-        Math.floor(bad / result.states.cols)
-      }, column ${bad % result.states.cols}): the scores overflow`,
-      "scale the memories and queries down, or lower beta",
-    );
-  }
-
-  // Everything is computed; only now are files written, each atomically, the main output last
-  // so that its presence means the run succeeded. A write that fails (a missing directory, ...)
-  // is an input error, and the files this run already wrote are removed: no partial output.
-  const written: string[] = [];
-  const put = async (path: string, bytes: Uint8Array) => {
-    try {
-      await writeFileAtomic(path, bytes);
-    } catch (e) {
-      for (const p of written) await Deno.remove(p).catch(() => {});
-      throw inputError(path, `cannot write the file: ${(e as Error).message}`);
-    }
-    written.push(path);
-  };
-  if (args.weights) await put(args.weights, encodeNpy(result.weights));
-  if (args.saveFit && fit) await put(args.saveFit, encodeFit(fit));
-  if (args.trace) {
-    const trace = {
-      model: model.name,
-      device,
-      steps: result.trace,
-      stepsRun: result.stepsRun,
-    };
-    await put(args.trace, new TextEncoder().encode(JSON.stringify(trace, null, 2) + "\n"));
-  }
-  await put(args.output!, encodeNpy(result.states));
-  io.err(
-    `hopc: retrieved ${Q.rows} queries with model \`${model.name}\` on ${
-      device === "cpu" ? "cpu (float64 reference)" : "gpu"
-    } -> ${args.output}`,
-  );
-  return 0;
-}
-
-/**
- * `--device gpu` needs an adapter (exit 3 without one) and a model with a GPU lowering; with no
- * `--device`, the GPU is used where both exist, else the float64 reference, with a note.
- */
-async function chooseDevice(
-  model: Model,
-  asked: "gpu" | "cpu" | undefined,
-  io: Io,
-  perMemoryWeights: boolean,
-): Promise<"gpu" | "cpu"> {
-  if (asked === "cpu") return "cpu";
-  const noWeights = perMemoryWeights && model.similarity.kind === "features"
-    ? "features retrieval on the GPU never forms one weight per memory (it reads KV, not the memories), so --weights and --trace need the cpu"
-    : null;
-  const unsupported = gpuUnsupported(model) ?? noWeights;
-  if (asked === "gpu") {
-    if (noWeights) {
-      throw new HopError([{
-        file: model.source.file,
-        line: model.source.span.line,
-        col: model.source.span.col,
-        length: 5,
-        severity: "error",
-        message: `model \`${model.name}\`: ${noWeights}`,
-        hint: "drop --device gpu (hopc then runs it on the cpu), or drop --weights / --trace",
-      }]);
-    }
-    if (unsupported) makePlan(model, { M: 1, D: 1 }); // throws the diagnostic naming the model
-    await acquireDevice(); // throws NoAdapterError (exit 3)
-    return "gpu";
-  }
-  if (unsupported) {
-    io.err(
-      `hopc: note: model \`${model.name}\`: ${unsupported}; running the float64 reference on the cpu`,
-    );
-    return "cpu";
-  }
-  if (!(await acquireDevice({ required: false }))) {
-    io.err("hopc: note: no WebGPU adapter; running the float64 reference on the cpu");
-    return "cpu";
-  }
-  return "gpu";
-}
-
-/** `hopc recall`: the free / sequential recall protocol (src/recall/protocol.ts). */
-async function recallCommand(
-  args: ParsedArgs,
-  sources: Map<string, string>,
-  io: Io,
-): Promise<number> {
-  const models = await loadModels(args.file, args.sets, sources);
-  const model = pickModel(models, args.model, args.file);
-  const memPath = args.memories!;
-  const X = await readNpy(memPath);
-  const r = args.recall!;
-  let start: RecallOptions["start"] = r.startIndex ?? 0;
-  if (r.start !== undefined) {
-    const S = await readNpy(r.start);
-    if (S.rows !== 1) {
-      throw inputError(
-        r.start,
-        `the start state has shape [${S.rows}, ${S.cols}]: it must be one row, [1, ${X.cols}]`,
-      );
-    }
-    start = S.data;
-  }
-  const opts: RecallOptions = {
-    mode: r.mode as RecallMode,
-    start,
-    recalls: r.recalls,
-    gamma: r.gamma,
-    rate: r.rate,
-    omega: r.omega,
-    edgeScore: r.edgeScore,
-    settle: r.settle,
-    settleBeta: r.settleBeta,
-  };
-  const rename = (e: unknown) => {
-    // The protocol names its inputs generically; the command line names the files.
-    if (e instanceof HopError) {
-      for (const d of e.diagnostics) {
-        if (d.file === "memories") d.file = memPath;
-        if (d.file === "start" && r.start) d.file = r.start;
-      }
-    }
-    return e;
-  };
-  try {
-    checkRecallOptions(model, X, opts); // every input error before an adapter is looked for
-  } catch (e) {
-    throw rename(e);
-  }
-  // --device gpu where the protocol has a GPU path; with no --device, the GPU where it can run.
-  let device: "gpu" | "cpu" = args.device ?? "gpu";
-  const why = recallGpuUnsupported(model, opts.mode);
-  if (why) {
-    if (args.device === "gpu") {
-      throw inputError(args.file, `model \`${model.name}\`: ${why}`, "use --device cpu");
-    }
-    if (args.device === undefined) {
-      io.err(`hopc: note: ${why}; running the float64 reference on the cpu`);
-    }
-    device = "cpu";
-  }
-  let ctx = null;
-  if (device === "gpu") {
-    ctx = await acquireDevice({ required: args.device === "gpu" }); // exit 3 when asked for
-    if (!ctx) {
-      io.err("hopc: note: no WebGPU adapter; running the float64 reference on the cpu");
-      device = "cpu";
-    } else {
-      // Shapes this adapter cannot take (csparsemax: its loop budget, one storage binding).
-      const shape = recallGpuUnsupportedOn(ctx, model, opts.mode, X);
-      if (shape && args.device === "gpu") throw inputError(memPath, shape, "use --device cpu");
-      if (shape) {
-        io.err(`hopc: note: ${shape}; running the float64 reference on the cpu`);
-        ctx = null;
-        device = "cpu";
-      }
-    }
-  }
-  let result;
-  try {
-    result = await recall(model, X, opts, ctx ?? undefined);
-  } catch (e) {
-    throw rename(e);
-  }
-  if (args.output) {
-    try {
-      await writeFileAtomic(args.output, encodeNpy(result.states));
-    } catch (e) {
-      throw inputError(args.output, `cannot write the file: ${(e as Error).message}`);
-    }
-  }
-  const summary = {
-    model: model.name,
-    mode: result.mode,
-    device: result.device,
-    memories: X.rows,
-    recalled: result.recalled,
-    uniqueRatio: result.uniqueRatio,
-    levenshtein: result.levenshtein,
-    stopped: result.stopped,
-    options: result.options,
-  };
-  if (args.json) io.out(JSON.stringify(summary, null, 2));
-  else {
-    io.out(`recalled: ${result.recalled.join(" ")}`);
-    io.out(`unique memory ratio: ${result.uniqueRatio.toFixed(4)}`);
-    if (result.levenshtein !== null) {
-      io.out(`levenshtein coefficient: ${result.levenshtein.toFixed(4)}`);
-    }
-    if (result.stopped) {
-      io.out(`stopped at recall ${result.stopped.recall}: ${result.stopped.reason}`);
-    }
-  }
-  io.err(
-    `hopc: ${result.recalled.length} ${result.mode} recall(s) over ${X.rows} memories with model \`${model.name}\` on ${
-      result.device === "cpu" ? "cpu (float64 reference)" : "gpu"
-    }${args.output ? ` -> ${args.output}` : ""}`,
-  );
   return 0;
 }
 
@@ -660,15 +275,4 @@ async function compile(args: ParsedArgs, sources: Map<string, string>, io: Io): 
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));
-}
-
-/** A saved fit (`--fit F.npz`), with errors naming the file. */
-async function readFit(path: string): Promise<StoredFit> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw inputError(path, `cannot read the fit: ${(e as Error).message}`);
-  }
-  return decodeFit(bytes, path);
 }
