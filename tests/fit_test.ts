@@ -194,3 +194,16 @@ Deno.test("a saved fit loads back exactly; a fit that does not match its setting
   );
   await assert.rejects(decodeFit(encodeNpz({ W }), "a.npz"), /no meta\.json/);
 });
+
+Deno.test("Adam: the bias-corrected first step moves each entry by lr against its gradient's sign", async () => {
+  const { Adam } = await import("../src/fit/adam.ts");
+  const p = Float64Array.from([1, 2]), q = Float64Array.from([0]);
+  const adam = new Adam([p, q], 0.1);
+  adam.step([[3, -0.5], [0]]);
+  assert.ok(Math.abs(p[0] - 0.9) < 1e-7 && Math.abs(p[1] - 2.1) < 1e-7, `${p}`);
+  assert.equal(q[0], 0);
+  // (eps = 1e-8 shortens each step by lr eps / |g|.) A second step with the same gradient:
+  // m / sqrt(v) is still its sign, so again lr.
+  adam.step([[3, -0.5], [0]]);
+  assert.ok(Math.abs(p[0] - 0.8) < 1e-7 && Math.abs(p[1] - 2.2) < 1e-7, `${p}`);
+});

@@ -20,6 +20,7 @@
 // as the mean of the cumulative distance footprint, a monotone function of the squared distance
 // weighted towards the best-matching dimensions.
 import { gaussian, uniform01 } from "../parts/rng.ts";
+import { Adam } from "./adam.ts";
 
 export interface AhopParams {
   /** w, D weights over the footprint's scales k = 1..D. */
@@ -221,26 +222,15 @@ export function fitAhop(
   const fp = contextFootprints(X, M, D, context, scales);
   // The fit runs on the K learned weights; the result is spread back onto the D scales.
   const fitted = initialAhop(K);
-  const n = K + 2;
-  const m1 = new Float64Array(n);
-  const m2 = new Float64Array(n);
-  const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+  const ab = Float64Array.of(fitted.a, fitted.b); // a and b as one more parameter array
+  const adam = new Adam([fitted.w, ab], settings.lr);
   const losses: number[] = [];
   for (let t = 1; t <= settings.epochs; t++) {
     const g = ahopLoss(fitted, fp, samples, M, K, context.sources, settings.beta);
     losses.push(g.loss);
     onProgress?.({ epoch: t, epochs: settings.epochs, loss: g.loss });
-    const grad = [...g.w, g.a, g.b];
-    const c1 = 1 - b1 ** t;
-    const c2 = 1 - b2 ** t;
-    for (let j = 0; j < n; j++) {
-      m1[j] = b1 * m1[j] + (1 - b1) * grad[j];
-      m2[j] = b2 * m2[j] + (1 - b2) * grad[j] * grad[j];
-      const step = (settings.lr * (m1[j] / c1)) / (Math.sqrt(m2[j] / c2) + eps);
-      if (j < K) fitted.w[j] -= step;
-      else if (j === K) fitted.a -= step;
-      else fitted.b -= step;
-    }
+    adam.step([g.w, [g.a, g.b]]);
+    [fitted.a, fitted.b] = ab;
   }
   losses.push(ahopLoss(fitted, fp, samples, M, K, context.sources, settings.beta).loss);
   const w = new Float64Array(D);

@@ -23,6 +23,7 @@ import {
 } from "./linear_map.ts";
 import { type LossKind, minimumSeparation, separationLoss } from "./losses.ts";
 import { uniform01 } from "../parts/rng.ts";
+import { Adam } from "./adam.ts";
 
 export interface FitSettings {
   loss: LossKind;
@@ -153,13 +154,9 @@ function fitAdam(
   onProgress?: (p: FitProgress) => void,
 ): number[] {
   const { inputs: D, outputs: F } = map;
-  const params = map.bias ? [map.weight, map.bias] : [map.weight];
-  const first = params.map((p) => new Float64Array(p.length));
-  const second = params.map((p) => new Float64Array(p.length));
-  const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+  const adam = new Adam(map.bias ? [map.weight, map.bias] : [map.weight], s.lr);
   const batch = Math.max(2, Math.min(s.batch, M));
   const losses: number[] = [];
-  let t = 0;
   const rows = new Float64Array(batch * D);
   for (let e = 0; e < s.epochs; e++) {
     // A seeded Fisher-Yates order of the memories for this epoch.
@@ -183,18 +180,7 @@ function fitAdam(
       total += loss;
       count++;
       const g = mapGradient(map, dPhi, Xb, n);
-      const grads = g.bias ? [g.weight, g.bias] : [g.weight];
-      t++;
-      const c1 = 1 - b1 ** t;
-      const c2 = 1 - b2 ** t;
-      for (let k = 0; k < params.length; k++) {
-        const [p, gk, m1, m2] = [params[k], grads[k], first[k], second[k]];
-        for (let i = 0; i < p.length; i++) {
-          m1[i] = b1 * m1[i] + (1 - b1) * gk[i];
-          m2[i] = b2 * m2[i] + (1 - b2) * gk[i] * gk[i];
-          p[i] -= (s.lr * (m1[i] / c1)) / (Math.sqrt(m2[i] / c2) + eps);
-        }
-      }
+      adam.step(g.bias ? [g.weight, g.bias] : [g.weight]);
       if (end === M) break;
     }
     const loss = total / count;
