@@ -42,3 +42,45 @@ for (const m of models) {
     } -> ${asMapFit(fit!).result.separation.after.toPrecision(3)}`,
   );
 }
+
+// Where A-Hop's footprints are cheaper, measured in one run with the two paths interleaved: the
+// host's per-pair sort (ahopScores, as the fit computes footprints) against hopc's GPU footprint
+// pass (one retrieval step, whose cost is that pass), on the same (query, memory) pairs.
+{
+  const { acquireDevice } = await import("../src/runtime/device.ts");
+  const { load } = await import("../src/runtime/retriever.ts");
+  const { ahopScores } = await import("../src/fit/ahop.ts");
+  const { timeInterleaved } = await import("./lib/common.ts");
+  const ctx = await acquireDevice({ required: false });
+  const [m, b] = [Math.min(M, 100), 100];
+  const model = checkText(
+    "model a { similarity ahop(samples = 1, epochs = 1, scales = geometric) }",
+    "footprint.hop",
+  ).models[0];
+  const Xs = { rows: m, cols: D, data: images.subarray(0, m * D) };
+  const Q = { rows: b, cols: D, data: images.subarray(m * D, (m + b) * D) };
+  const { fit } = loadReference(model, Xs);
+  if (ctx && fit && isAhopFit(fit)) {
+    const gpu = await load(model, Xs, ctx, {}, { fit });
+    const params = fit.params;
+    const out = new Float64Array(m);
+    const host = () => {
+      for (let q = 0; q < b; q++) {
+        ahopScores(params, Xs.data, m, D, Q.data.subarray(q * D, (q + 1) * D), out);
+      }
+      return Promise.resolve();
+    };
+    const { results } = await timeInterleaved(
+      [{ name: "host", fn: host }, { name: "gpu", fn: () => gpu.retrieve(Q) }],
+      2,
+    );
+    const ms = (n: string) => results.get(n)!.timing!.ms;
+    const pairs = m * b;
+    console.log(
+      `A-Hop footprints, ${pairs} pairs at D = ${D} on ${ctx.info}: host sort ${
+        (ms("host") / pairs).toFixed(4)
+      } ms per pair, GPU footprint pass (one step) ${(ms("gpu") / pairs).toFixed(4)} ms per pair`,
+    );
+    gpu.destroy();
+  }
+}
